@@ -1,0 +1,31 @@
+"""ser: speech emotion recognition.
+
+    >>> from ser import Recognizer
+    >>> recognizer = Recognizer.from_pretrained()
+    >>> recognizer("clip.wav").label
+    'happy'
+
+Attributes are imported on first use, so ``import ser`` stays cheap.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Recognizer": ("ser.inference.recognizer", "Recognizer"),
+    "Prediction": ("ser.inference.recognizer", "Prediction"),
+    "load_audio": ("ser.audio", "load"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'ser' has no attribute {name!r}")
+
+
+__all__ = ["Recognizer", "Prediction", "load_audio", "__version__"]

@@ -1,0 +1,67 @@
+"""What every corpus reader shares: finding audio files by stem, and reporting what did not parse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ser.errors import CorpusError
+from ser.manifest import Utterance
+
+# Users convert corpora, so readers match on file stems and accept any of these extensions.
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".mp4", ".aac", ".aif", ".aiff", ".webm", ".wma"}
+)
+
+
+@dataclass
+class CorpusIndex:
+    """The result of indexing a corpus folder: the utterances, and the files that did not parse."""
+
+    utterances: list[Utterance]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    def skipped_report(self, examples: int = 3) -> str:
+        """One line for the user, e.g. ``skipped 2 files whose names do not parse: a.wav (...), ...``."""
+        if not self.skipped:
+            return ""
+        shown = ", ".join(f"{Path(p).name} ({why})" for p, why in self.skipped[:examples])
+        more = "" if len(self.skipped) <= examples else f", and {len(self.skipped) - examples} more"
+        return f"skipped {len(self.skipped)} file(s): {shown}{more}"
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    """What `ser data corpora` shows about a reader."""
+
+    name: str  # the CLI name, e.g. "ravdess"
+    title: str
+    language: str  # ISO 639-1, or "multi"
+    layout: str  # the folder layout and file naming the reader expects
+    licence: str
+    prepare: Callable[..., CorpusIndex]
+    downloadable: bool = False
+    url: str = ""
+
+
+def find_audio(root: str | Path) -> list[Path]:
+    """All audio files under `root`, recursively, sorted; raises if `root` is not a folder."""
+    root = Path(root)
+    if not root.exists():
+        raise CorpusError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise CorpusError(f"{root}: not a folder")
+    return sorted(
+        p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file() and not p.name.startswith("._")
+    )
+
+
+def file_duration(path: Path) -> float | None:
+    """Duration in seconds read from the header, or None if the file cannot be read."""
+    from ser.audio import AudioError, duration
+
+    try:
+        return duration(path)
+    except (AudioError, OSError):
+        return None

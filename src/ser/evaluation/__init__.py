@@ -1,0 +1,1 @@
+"""Evaluation: metrics (UA, WA, macro-F1), breakdowns, reports and plots."""

@@ -1,0 +1,1 @@
+"""Inference: the Recognizer over an exported model; needs neither torch nor librosa."""

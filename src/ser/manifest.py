@@ -1,0 +1,140 @@
+"""The utterance table that every corpus reader produces and every trainer consumes.
+
+A manifest is a CSV file with one row per utterance. Its first columns are fixed (`COLUMNS`);
+readers may add their own (BAVED's ``arousal``, ASVP-ESD's ``vocal_channel``) and splits add
+``fold`` or ``split``. Those extra columns travel in `Utterance.extra`.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Iterable
+
+from ser.errors import CorpusError
+
+COLUMNS: tuple[str, ...] = (
+    "path",
+    "corpus",
+    "speaker",
+    "gender",
+    "language",
+    "emotion",
+    "native_label",
+    "intensity",
+    "text",
+    "duration",
+)
+
+
+@dataclass
+class Utterance:
+    """One row of a manifest.
+
+    ``speaker`` is unique across corpora (``ravdess_01``). ``emotion`` is one of
+    `ser.labels.EMOTIONS`, ``"other"``, or ``""`` for an unlabelled file. ``duration`` is in
+    seconds. ``gender`` is ``female``, ``male`` or ``""``; ``language`` an ISO 639-1 code.
+    """
+
+    path: str
+    corpus: str
+    speaker: str
+    emotion: str
+    native_label: str = ""
+    gender: str = ""
+    language: str = ""
+    intensity: str = ""
+    text: str = ""
+    duration: float | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def get(self, column: str, default: str = "") -> str:
+        """The value of a fixed or extra column as text."""
+        if column in _FIXED:
+            value = getattr(self, column)
+            return "" if value is None else str(value)
+        return self.extra.get(column, default)
+
+
+_FIXED = {f.name for f in fields(Utterance)} - {"extra"}
+
+
+def write_manifest(rows: Iterable[Utterance], path: str | os.PathLike) -> Path:
+    """Write rows as CSV; the file appears whole or not at all (written aside, then renamed)."""
+    rows = list(rows)
+    path = Path(path)
+    extra_columns: list[str] = []
+    for row in rows:
+        for key in row.extra:
+            if key not in extra_columns and key not in COLUMNS:
+                extra_columns.append(key)
+    header = list(COLUMNS) + extra_columns
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".csv", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            for row in rows:
+                values = [row.get(c) if c != "duration" else _fmt_duration(row.duration) for c in COLUMNS]
+                values += [row.extra.get(c, "") for c in extra_columns]
+                writer.writerow(values)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_manifest(path: str | os.PathLike) -> list[Utterance]:
+    """Read a manifest written by `write_manifest` (or by hand with at least path and emotion)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusError(f"{path}: manifest not found")
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or "path" not in reader.fieldnames:
+            raise CorpusError(f"{path}: not a manifest (no 'path' column in the header)")
+        rows = []
+        for line_no, record in enumerate(reader, start=2):
+            try:
+                duration = record.get("duration") or ""
+                rows.append(
+                    Utterance(
+                        path=record["path"],
+                        corpus=record.get("corpus", "") or "",
+                        speaker=record.get("speaker", "") or "",
+                        emotion=record.get("emotion", "") or "",
+                        native_label=record.get("native_label", "") or "",
+                        gender=record.get("gender", "") or "",
+                        language=record.get("language", "") or "",
+                        intensity=record.get("intensity", "") or "",
+                        text=record.get("text", "") or "",
+                        duration=float(duration) if duration else None,
+                        extra={k: v or "" for k, v in record.items() if k not in COLUMNS and k is not None},
+                    )
+                )
+            except ValueError as exc:
+                raise CorpusError(f"{path}, line {line_no}: {exc}") from None
+    return rows
+
+
+def _fmt_duration(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def describe(rows: list[Utterance]) -> dict:
+    """Counts per corpus, emotion, speaker and gender, and the total duration in seconds."""
+    durations = [r.duration for r in rows if r.duration is not None]
+    return {
+        "utterances": len(rows),
+        "duration_s": float(sum(durations)),
+        "corpora": dict(Counter(r.corpus for r in rows)),
+        "emotions": dict(Counter(r.emotion or "(unlabelled)" for r in rows)),
+        "speakers": dict(Counter(r.speaker for r in rows)),
+        "genders": dict(Counter(r.gender or "(unknown)" for r in rows)),
+    }

@@ -1,0 +1,1 @@
+"""Models: scikit-learn baselines, PyTorch networks over feature sequences, pretrained encoders."""

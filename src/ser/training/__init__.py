@@ -1,0 +1,1 @@
+"""Training: configs, the one trainer every PyTorch model uses, checkpoints."""
