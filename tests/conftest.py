@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DATASETS = REPO.parent / "shared" / "datasets"
-MODELS = REPO.parent / "shared" / "models"
+# CI and a plain checkout find shared/ beside the repo; a worktree elsewhere sets SER_SHARED.
+SHARED = Path(os.environ.get("SER_SHARED", REPO.parent / "shared"))
+DATASETS = SHARED / "datasets"
+MODELS = SHARED / "models"
 
 
 @pytest.fixture(scope="session")
