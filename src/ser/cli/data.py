@@ -10,6 +10,7 @@ def register(subparsers) -> None:
     sub = data.add_subparsers(dest="data_command", metavar="ACTION")
     data.set_defaults(func=lambda args: data.print_help() or 2)
 
-    from ser.cli import _download
+    # `data corpora` and `data download` live beside the download code.
+    from ser.cli import _catalog
 
-    _download.register(sub)
+    _catalog.register(sub)

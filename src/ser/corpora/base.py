@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from ser.errors import CorpusError
+from ser.labels import OTHER
 from ser.manifest import Utterance
 
 # Users convert corpora, so readers match on file stems and accept any of these extensions.
@@ -65,3 +66,15 @@ def file_duration(path: Path) -> float | None:
         return duration(path)
     except (AudioError, OSError):
         return None
+
+
+def resolve_emotion(native: str, known: Mapping[str, str], label_map: Mapping[str, str] | None = None) -> str:
+    """The vocabulary emotion of a corpus' native label.
+
+    `known` is the corpus' own map (lower-case native label -> emotion); `label_map` is the user's
+    (``--map excited=happy``) and wins over it. A label neither knows becomes ``other``.
+    """
+    key = native.strip().lower()
+    if label_map and key in label_map:
+        return label_map[key]
+    return known.get(key, OTHER)

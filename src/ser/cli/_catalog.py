@@ -1,0 +1,5 @@
+"""``ser data corpora`` and ``ser data download`` (registered by ser.cli.data)."""
+
+
+def register(subparsers) -> None:
+    pass

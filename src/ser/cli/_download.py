@@ -1,5 +1,0 @@
-"""``ser data download`` (registered by ser.cli.data)."""
-
-
-def register(subparsers) -> None:
-    pass
