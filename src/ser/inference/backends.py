@@ -1,0 +1,225 @@
+"""Load an exported model directory (``ser_model.json`` + the files it names) into a backend.
+
+A backend turns 16 kHz mono float32 signals into class probabilities::
+
+    backend = load_backend("src/ser/pretrained/default")
+    backend.labels                          # ['neutral', 'happy', ...]
+    backend.predict_proba([signal_a, signal_b])   # np.ndarray [2, n_labels], rows sum to 1
+
+`OnnxBackend` runs the ONNX graph with onnxruntime and computes Whisper's log-mel features with
+`ser.features.logmel` (numpy only), so predicting needs neither torch nor librosa. Training
+checkpoints (``"backend": "torch"`` or ``"sklearn"``) are loaded by
+`ser.training.checkpoint.load_predictor`, which needs the ``ser[train]`` extra.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from ser.errors import ModelError
+from ser.features.logmel import HOP_LENGTH, log_mel_spectrogram
+
+MODEL_FORMAT = "ser-model/1"
+CONFIG_NAME = "ser_model.json"
+SAMPLE_RATE = 16000
+
+
+class Backend(Protocol):
+    """What the Recognizer needs from a model."""
+
+    labels: list[str]
+
+    def predict_proba(self, signals: Sequence[np.ndarray]) -> np.ndarray:
+        """Probabilities [len(signals), len(labels)] of 16 kHz mono float32 signals."""
+        ...
+
+
+def read_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The parsed ``ser_model.json`` of the model directory `path`, checked for the common keys."""
+    directory = Path(path)
+    if not directory.exists():
+        raise ModelError(f"{directory}: no such model folder")
+    if not directory.is_dir():
+        raise ModelError(f"{directory}: a model is a folder holding {CONFIG_NAME}, not a file")
+    config_path = directory / CONFIG_NAME
+    if not config_path.is_file():
+        raise ModelError(f"{directory}: not a ser model folder (no {CONFIG_NAME})")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{config_path}: invalid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise ModelError(f"{config_path}: expected a JSON object")
+    if config.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{config_path}: unknown model format {config.get('format')!r} (expected {MODEL_FORMAT!r})")
+    labels = config.get("labels")
+    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) and x for x in labels):
+        raise ModelError(f"{config_path}: 'labels' must be a list of at least two non-empty names")
+    if len(set(labels)) != len(labels):
+        raise ModelError(f"{config_path}: 'labels' holds duplicates")
+    if int(config.get("sample_rate", SAMPLE_RATE)) != SAMPLE_RATE:
+        raise ModelError(f"{config_path}: sample_rate must be {SAMPLE_RATE}, got {config.get('sample_rate')}")
+    return config
+
+
+def load_backend(path: str | os.PathLike, **options: Any) -> Backend:
+    """The backend for the model directory `path`, as its ``ser_model.json`` says.
+
+    `options` go to the backend's constructor (for ONNX: ``threads``, ``batch_size``).
+    Raises `ModelError` naming the folder and what is wrong with it.
+    """
+    directory = Path(path)
+    config = read_config(directory)
+    backend = config.get("backend")
+    if backend == "onnx":
+        return OnnxBackend(directory, config, **options)
+    if backend in ("torch", "sklearn"):
+        try:
+            from ser.training.checkpoint import load_predictor
+        except ImportError as exc:
+            raise ModelError(
+                f"{directory}: a {backend} checkpoint needs the training extra "
+                f"(pip install 'ser[train]'); import failed: {exc}"
+            ) from None
+        return load_predictor(directory)
+    raise ModelError(f"{directory / CONFIG_NAME}: unknown backend {backend!r} (expected 'onnx', 'torch' or 'sklearn')")
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature``, float64 for stable sums."""
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    scaled -= scaled.max(axis=-1, keepdims=True)
+    exp = np.exp(scaled)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def split_evenly(n_samples: int, max_samples: int) -> list[tuple[int, int]]:
+    """(start, end) sample spans covering ``[0, n_samples)`` in the fewest near-equal pieces of at most `max_samples`.
+
+    Equal pieces (rather than full windows and a short tail) keep every piece long enough for
+    the model to judge.
+    """
+    n_pieces = max(1, -(-n_samples // max_samples))
+    bounds = np.linspace(0, n_samples, n_pieces + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+class OnnxBackend:
+    """An exported ONNX model: Whisper log-mel [batch, 80, frames] in, logits [batch, n_labels] out.
+
+    Parameters
+    ----------
+    directory : the model folder.
+    config : its parsed ``ser_model.json`` (see `read_config`).
+    threads : onnxruntime intra-op threads (default: the cores this process may use).
+    batch_size : most clips per onnxruntime call.
+    """
+
+    def __init__(self, directory: Path, config: dict[str, Any], *, threads: int | None = None, batch_size: int = 16):
+        import onnxruntime as ort
+
+        self.directory = Path(directory)
+        self.config = config
+        self.labels: list[str] = list(config["labels"])
+        self.name: str = str(config.get("name", self.directory.name))
+        self.temperature = float(config.get("temperature", 1.0))
+        self.max_frames = int(config.get("max_frames", 3000))
+        self.min_samples = max(int(config.get("min_samples", 1600)), HOP_LENGTH)
+        self.batch_size = max(1, int(batch_size))
+        frontend = config.get("frontend", {"kind": "whisper_logmel", "n_mels": 80})
+        if frontend.get("kind") != "whisper_logmel":
+            raise ModelError(f"{self.directory}: unknown front end {frontend.get('kind')!r} (expected 'whisper_logmel')")
+        self.n_mels = int(frontend.get("n_mels", 80))
+        if self.temperature <= 0:
+            raise ModelError(f"{self.directory}: temperature must be positive, got {self.temperature}")
+
+        onnx = config.get("onnx") or {}
+        model_file = self.directory / str(onnx.get("file", "model.onnx"))
+        if not model_file.is_file():
+            raise ModelError(f"{self.directory}: the ONNX file {model_file.name} named in {CONFIG_NAME} is missing")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.intra_op_num_threads = threads or _available_cores()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
+        try:
+            self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors for unreadable graphs
+            raise ModelError(f"{model_file}: onnxruntime cannot load it ({exc})") from None
+
+        self.input_name = str(onnx.get("input", "input_features"))
+        self.output_name = str(onnx.get("output", "logits"))
+        inputs = [i.name for i in self.session.get_inputs()]
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        if self.input_name not in inputs:
+            raise ModelError(f"{model_file}: no input named {self.input_name!r} (the graph has {inputs})")
+        if self.output_name not in outputs:
+            raise ModelError(f"{model_file}: no output named {self.output_name!r} (the graph has {sorted(outputs)})")
+        n_out = outputs[self.output_name].shape[-1]
+        if not isinstance(n_out, int):
+            # A symbolic class axis: ask the graph once with a silent clip.
+            n_out = self._run(np.zeros((1, self.n_mels, self.min_samples // HOP_LENGTH), np.float32)).shape[-1]
+        if n_out != len(self.labels):
+            raise ModelError(
+                f"{self.directory}: {CONFIG_NAME} names {len(self.labels)} labels but the graph outputs {n_out} scores"
+            )
+
+    def __repr__(self) -> str:
+        return f"OnnxBackend({str(self.directory)!r}, labels={self.labels})"
+
+    def features(self, signal: np.ndarray) -> np.ndarray:
+        """Log-mel features (n_mels, len(signal) // 160) of one 16 kHz signal, float32."""
+        return log_mel_spectrogram(signal, n_mels=self.n_mels)
+
+    def predict_proba(self, signals: Sequence[np.ndarray]) -> np.ndarray:
+        """Probabilities [len(signals), n_labels] of 16 kHz mono float32 signals.
+
+        Signals shorter than ``min_samples`` are zero-padded; those longer than ``max_frames``
+        are cut into near-equal windows whose probabilities are averaged, weighted by length.
+        Pieces with the same frame count share one onnxruntime call, so nothing is padded.
+        """
+        pieces: list[tuple[int, float, np.ndarray]] = []  # (signal index, weight, samples)
+        max_samples = self.max_frames * HOP_LENGTH
+        for index, signal in enumerate(signals):
+            signal = np.asarray(signal, dtype=np.float32)
+            if signal.ndim != 1:
+                raise ValueError(f"signal {index}: expected a 1-D array, got shape {signal.shape}")
+            if signal.shape[0] < self.min_samples:
+                signal = np.pad(signal, (0, self.min_samples - signal.shape[0]))
+            for start, end in split_evenly(signal.shape[0], max_samples):
+                pieces.append((index, float(end - start), signal[start:end]))
+
+        frames = [p[2].shape[0] // HOP_LENGTH for p in pieces]
+        probs = np.zeros((len(pieces), len(self.labels)))
+        order = sorted(range(len(pieces)), key=lambda i: frames[i])
+        group: list[int] = []
+        for position, i in enumerate(order):
+            group.append(i)
+            last = position + 1 == len(order)
+            if last or len(group) == self.batch_size or frames[order[position + 1]] != frames[i]:
+                batch = np.stack([self.features(pieces[j][2]) for j in group])
+                probs[group] = softmax(self._run(batch), self.temperature)
+                group = []
+
+        totals = np.zeros((len(signals), len(self.labels)))
+        weights = np.zeros(len(signals))
+        for (index, weight, _), p in zip(pieces, probs):
+            totals[index] += weight * p
+            weights[index] += weight
+        return (totals / np.maximum(weights, 1e-12)[:, None]).astype(np.float32)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run([self.output_name], {self.input_name: batch})[0]
+
+
+def _available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
