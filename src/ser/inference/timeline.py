@@ -70,7 +70,31 @@ class Timeline:
 
     segments: list[Segment]
     duration_s: float
-    labels: list[str] = field(default_factory=list)
+    labels: list[str]  # the model's labels, in its output order
+
+    def scores_over_time(self, step: float = 0.01) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Scores on a regular time grid: ``(times, scores, speech)``.
+
+        times : (n,) start of each `step`-second cell; scores : (n, len(labels)) mean scores of
+        the speech segments covering the cell (zeros where none does); speech : (n,) bool, True
+        where a speech segment covers the cell.
+        """
+        n_cells = max(1, int(np.ceil(self.duration_s / step - 1e-9)))
+        index = {label: i for i, label in enumerate(self.labels)}
+        totals = np.zeros((n_cells, len(self.labels)), dtype=np.float32)
+        counts = np.zeros(n_cells, dtype=np.int32)
+        for segment in self.segments:
+            a, b = int(round(segment.start_s / step)), int(round(segment.end_s / step))
+            if segment.kind != "speech" or b <= a:
+                continue
+            scores = np.zeros(len(self.labels), dtype=np.float32)
+            for label, value in (segment.scores or {segment.label: 1.0}).items():
+                scores[index[label]] = value
+            totals[a:b] += scores
+            counts[a:b] += 1
+        speech = counts > 0
+        totals[speech] /= counts[speech, None]
+        return np.arange(n_cells) * step, totals, speech
 
     def summary(self) -> dict:
         """How the recording's time divides among emotions.
@@ -82,32 +106,16 @@ class Timeline:
         mean score over the windows covering it.
         """
         cell = 0.01
-        n_cells = max(1, int(np.ceil(self.duration_s / cell - 1e-9)))
-        labels = list(self.labels) or sorted({s.label for s in self.segments if s.kind == "speech"})
-        index = {label: i for i, label in enumerate(labels)}
-        totals = np.zeros((n_cells, len(labels)), dtype=np.float32)
-        covered = np.zeros(n_cells, dtype=bool)
-        for segment in self.segments:
-            if segment.kind != "speech":
-                continue
-            a, b = int(round(segment.start_s / cell)), int(round(segment.end_s / cell))
-            if b <= a:
-                continue
-            scores = np.zeros(len(labels), dtype=np.float32)
-            for label, value in (segment.scores or {segment.label: 1.0}).items():
-                scores[index[label]] = value
-            totals[a:b] += scores
-            covered[a:b] = True
-        speech_cells = int(covered.sum())
-        winners = totals[covered].argmax(axis=1) if len(labels) else np.zeros(0, int)
-        counts = np.bincount(winners, minlength=len(labels))
-        shares = {label: (counts[i] / speech_cells if speech_cells else 0.0) for i, label in enumerate(labels)}
+        _, scores, speech = self.scores_over_time(cell)
+        speech_cells = int(speech.sum())
+        counts = np.bincount(scores[speech].argmax(axis=1), minlength=len(self.labels)) if speech_cells else np.zeros(len(self.labels))
+        shares = {label: (counts[i] / speech_cells if speech_cells else 0.0) for i, label in enumerate(self.labels)}
         speech_s = min(self.duration_s, speech_cells * cell)
         return {
             "duration_s": round(self.duration_s, 3),
             "speech_s": round(speech_s, 3),
             "silence_s": round(self.duration_s - speech_s, 3),
-            "silence_share": round(1.0 - speech_cells / n_cells, 4),
+            "silence_share": round(1.0 - speech_cells / len(speech), 4),
             "emotions": {k: round(float(v), 4) for k, v in sorted(shares.items(), key=lambda kv: -kv[1])},
         }
 

@@ -1,0 +1,514 @@
+"""``ser predict`` (emotion of audio files, or over time with --timeline) and ``ser plot``.
+
+    ser predict call.wav                       # a table: file, label, confidence, top 3
+    ser predict calls/ --format json -o out.jsonl
+    ser predict long.wav --timeline            # segments and the share of time per emotion
+    ser plot long.wav -o long.png
+
+Inputs are files, folders (searched recursively for audio) and glob patterns (expanded here too,
+for shells that do not). A bad input gets its own line or record with the reason and the others
+go on. Exit status: 0 all inputs predicted, 1 some failed, 2 a usage or model error.
+Only numpy, soundfile, soxr, PyAV and onnxruntime run here; matplotlib only for plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import io
+import json
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, TextIO
+
+ORDER = 10
+STDIN = "-"
+SHORT_CLIP_S = 4.0  # `ser plot` draws bars up to this length and a timeline beyond
+
+
+def register(subparsers) -> None:
+    predict = subparsers.add_parser(
+        "predict",
+        help="predict the emotion of audio files (or over time with --timeline)",
+        description="Predict the emotion of audio files, folders (recursively) or glob patterns; "
+        "'-' reads one file from stdin. Exit status: 0 all predicted, 1 some inputs failed, 2 usage or model error.",
+    )
+    predict.add_argument("inputs", nargs="+", metavar="PATH", help="audio files, folders or glob patterns")
+    _add_model_options(predict)
+    predict.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format (json: one object per input per line)")
+    predict.add_argument("-o", "--output", metavar="FILE", help="write the results to FILE (atomically) instead of stdout")
+    predict.add_argument("--top-k", type=_positive_int, default=None, metavar="K", help="scores to list per input (table: 3; json/csv: all)")
+    predict.add_argument("--batch-size", type=_positive_int, default=16, metavar="N", help="clips per model call (default 16)")
+    predict.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="progress bar on stderr (default: when stderr is a terminal and there are more than 10 inputs)",
+    )
+    _add_timeline_options(predict)
+    predict.add_argument("--timeline", action="store_true", help="emotion over time: one row per segment, then a summary")
+    predict.add_argument("--plot", metavar="PNG", help="also draw the result of the (single) input into PNG")
+    predict.set_defaults(func=run_predict)
+
+    plot = subparsers.add_parser(
+        "plot",
+        help="draw the emotion of one audio file: probability bars, or a timeline for long audio",
+        description=f"Probability bars for clips up to {SHORT_CLIP_S:g} s, stacked probabilities over time beyond (or with --timeline).",
+    )
+    plot.add_argument("input", metavar="FILE", help="an audio file")
+    plot.add_argument("-o", "--output", metavar="PNG", required=True, help="the image to write")
+    _add_model_options(plot)
+    _add_timeline_options(plot)
+    plot.add_argument("--timeline", action="store_true", help="draw a timeline even for a short clip")
+    plot.set_defaults(func=run_plot)
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="PATH", default=os.environ.get("SER_MODEL"), help="model folder (default: $SER_MODEL or the shipped model)")
+    parser.add_argument(
+        "--max-duration", type=float, metavar="SECONDS", default=float(os.environ.get("SER_MAX_DURATION", 3 * 3600)),
+        help="refuse audio longer than this (default: $SER_MAX_DURATION or 3 hours)",
+    )
+
+
+def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--window", type=_positive_float, default=2.0, metavar="S", help="timeline window in seconds, with --no-vad (default 2)")
+    parser.add_argument("--hop", type=_positive_float, default=1.0, metavar="S", help="timeline hop in seconds, with --no-vad (default 1)")
+    parser.add_argument("--no-vad", dest="vad", action="store_false", help="timeline over sliding windows instead of detected speech segments")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def expand_inputs(arguments: list[str]) -> list[tuple[str, str | None]]:
+    """``(path, problem)`` for every input: folders searched recursively, globs expanded.
+
+    `problem` is None for a path to try, or a reason the argument yields nothing (an empty
+    folder, a pattern matching no file). Duplicates are dropped, order kept.
+    """
+    from ser.corpora.base import AUDIO_EXTENSIONS, find_audio
+
+    found: list[tuple[str, str | None]] = []
+    for argument in arguments:
+        path = Path(argument)
+        if argument == STDIN:
+            found.append((argument, None))
+        elif path.is_dir():
+            files = find_audio(path)
+            found += [(str(f), None) for f in files]
+            if not files:
+                found.append((argument, f"no audio files in this folder (looked for {', '.join(sorted(AUDIO_EXTENSIONS))})"))
+        elif not path.exists() and glob.has_magic(argument):
+            matches = sorted(glob.glob(argument, recursive=True))
+            expanded = [str(f) for m in matches for f in (find_audio(m) if Path(m).is_dir() else [Path(m)])]
+            found += [(f, None) for f in expanded]
+            if not expanded:
+                found.append((argument, "no files match this pattern"))
+        else:
+            found.append((argument, None))  # a missing path is reported by the loader
+    seen: set[str] = set()
+    unique = []
+    for item in found:
+        if item[0] not in seen:
+            seen.add(item[0])
+            unique.append(item)
+    return unique
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from ser.audio import AudioError
+    from ser.errors import SerError
+
+    inputs = expand_inputs(args.inputs)
+    if args.plot and len(inputs) != 1:
+        raise SerError(f"--plot draws one input, but {len(inputs)} were given; use `ser plot FILE -o PNG` per file")
+    if [p for p, _ in inputs].count(STDIN) and len(inputs) > 1:
+        raise SerError("'-' (stdin) cannot be mixed with other inputs")
+    recognizer = _recognizer(args)
+    top_k = args.top_k or (3 if args.format == "table" else len(recognizer.labels))
+    writer_class = {"table": TableWriter, "json": JsonWriter, "csv": CsvWriter}[args.format]
+
+    failures = 0
+    with _output(args.output) as stream, _progress(len(inputs), args.progress) as bar:
+        writer = writer_class(stream, recognizer.labels, top_k, width=max(len(p) for p, _ in inputs), bar=bar)
+        writer.start(args.timeline)
+        for start in range(0, len(inputs), args.batch_size):
+            batch = inputs[start : start + args.batch_size]
+            results = _predict_batch(recognizer, batch, args)
+            for (path, _), result in zip(batch, results):
+                if isinstance(result, AudioError):
+                    failures += 1
+                    writer.error(path, result)
+                elif args.timeline:
+                    writer.timeline(path, result)
+                else:
+                    writer.prediction(path, *result)
+            bar.update(len(batch))
+        writer.finish()
+    if args.plot and not failures:
+        path = inputs[0][0]
+        result = results[0]
+        if args.timeline:
+            plot_timeline(result, args.plot, title=Path(path).name)
+        else:
+            plot_prediction(result[0], args.plot, title=Path(path).name)
+    return 1 if failures else 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    recognizer = _recognizer(args)
+    signal = recognizer.load(_source(args.input))
+    title = Path(args.input).name
+    if args.timeline or signal.shape[0] / 16000 > SHORT_CLIP_S:
+        from ser.inference.timeline import build_timeline
+
+        timeline = build_timeline(recognizer.backend, signal, window=args.window, hop=args.hop, vad=args.vad)
+        plot_timeline(timeline, args.output, title=title)
+    else:
+        plot_prediction(recognizer.predict_signals([signal])[0], args.output, title=title)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _recognizer(args: argparse.Namespace):
+    from ser.inference.recognizer import Recognizer
+
+    return Recognizer.from_pretrained(args.model, max_duration=args.max_duration)
+
+
+def _source(path: str):
+    return sys.stdin.buffer.read() if path == STDIN else path
+
+
+def _predict_batch(recognizer, batch: list[tuple[str, str | None]], args: argparse.Namespace) -> list:
+    """Per input: an AudioError, a Timeline (with --timeline), or (Prediction, warning or None)."""
+    from ser.audio import AudioError
+    from ser.inference.timeline import build_timeline, speech_regions
+
+    signals: dict[int, object] = {}
+    results: list = [None] * len(batch)
+    for i, (path, problem) in enumerate(batch):
+        try:
+            if problem:
+                raise AudioError(path, problem)
+            signals[i] = recognizer.load(_source(path), name="<stdin>" if path == STDIN else None)
+        except AudioError as exc:
+            results[i] = exc
+    if args.timeline:
+        for i, signal in signals.items():
+            results[i] = build_timeline(recognizer.backend, signal, window=args.window, hop=args.hop, vad=args.vad)
+        return results
+    predictions = recognizer.predict_signals(list(signals.values()))
+    for (i, signal), prediction in zip(signals.items(), predictions):
+        # The model answers on any audio; say so when there is nothing to judge.
+        warning = None if speech_regions(signal) else "no speech detected; the label is a guess"
+        results[i] = (prediction, warning)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    """stdout, or a temporary file beside `path` that replaces it only once complete."""
+    if path is None or path == STDIN:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    if not target.parent.is_dir():
+        from ser.errors import SerError
+
+        raise SerError(f"{path}: the folder {target.parent} does not exist")
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def write(self, line: str, file: TextIO) -> None:
+        file.write(line + "\n")
+
+
+class _TqdmBar:
+    def __init__(self, bar):
+        self.bar = bar
+
+    def update(self, n: int = 1) -> None:
+        self.bar.update(n)
+
+    def write(self, line: str, file: TextIO) -> None:
+        self.bar.write(line, file=file)  # clears and redraws the bar around the line
+
+
+class _PlainBar(_NoBar):
+    """A counter on stderr when tqdm (an extra) is not installed."""
+
+    def __init__(self, total: int):
+        self.total, self.done = total, 0
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        end = "\n" if self.done >= self.total else ""
+        print(f"\rpredicted {self.done}/{self.total}", end=end, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _progress(total: int, wanted: bool | None):
+    show = wanted if wanted is not None else (total > 10 and sys.stderr.isatty())
+    if not show:
+        yield _NoBar()
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        yield _PlainBar(total)
+        return
+    with tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True) as bar:
+        yield _TqdmBar(bar)
+
+
+class _Writer:
+    """Writes results as they come; subclasses decide the format."""
+
+    def __init__(self, stream: TextIO, labels: list[str], top_k: int, width: int, bar):
+        self.stream, self.labels, self.top_k, self.width, self.bar = stream, labels, top_k, width, bar
+
+    def line(self, text: str) -> None:
+        if self.stream is sys.stdout:
+            self.bar.write(text, file=self.stream)
+        else:
+            self.stream.write(text + "\n")
+
+    def start(self, timeline: bool) -> None:
+        self.is_timeline = timeline
+
+    def finish(self) -> None:
+        pass
+
+
+class JsonWriter(_Writer):
+    """One JSON object per input per line (JSON Lines)."""
+
+    def prediction(self, path, prediction, warning) -> None:
+        record = {"path": path, **prediction.to_dict()}
+        record["scores"] = dict(_top(record["scores"], self.top_k))
+        if warning:
+            record["warning"] = warning
+        self.line(json.dumps(record, ensure_ascii=False))
+
+    def timeline(self, path, timeline) -> None:
+        self.line(json.dumps({"path": path, **timeline.to_dict()}, ensure_ascii=False))
+
+    def error(self, path, error) -> None:
+        self.line(json.dumps({"path": path, "error": error.reason, "error_type": type(error).__name__}, ensure_ascii=False))
+
+
+class CsvWriter(_Writer):
+    """A header, then one row per input (per segment with --timeline, then summary rows)."""
+
+    def start(self, timeline: bool) -> None:
+        super().start(timeline)
+        if timeline:
+            self.columns = ["path", "start_s", "end_s", "kind", "label", "confidence", "error"]
+        else:
+            self.columns = ["path", "label", "confidence", "duration_s", *self.labels, "warning", "error"]
+        self.row(self.columns)
+
+    def row(self, values: list) -> None:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="").writerow(values)
+        self.line(buffer.getvalue())
+
+    def prediction(self, path, prediction, warning) -> None:
+        shown = dict(_top(prediction.scores, self.top_k))
+        scores = [_num(shown[label]) if label in shown else "" for label in self.labels]
+        self.row([path, prediction.label, _num(prediction.confidence), f"{prediction.duration_s:.3f}", *scores, warning or "", ""])
+
+    def timeline(self, path, timeline) -> None:
+        for s in timeline.segments:
+            self.row([path, f"{s.start_s:.3f}", f"{s.end_s:.3f}", s.kind, s.label, _num(s.confidence), ""])
+        summary = timeline.summary()
+        # Summary rows: the share of speech time per emotion, and silence's share of the recording.
+        for label, share in summary["emotions"].items():
+            self.row([path, "0.000", f"{timeline.duration_s:.3f}", "summary", label, _num(share), ""])
+        self.row([path, "0.000", f"{timeline.duration_s:.3f}", "summary", "silence", _num(summary["silence_share"]), ""])
+
+    def error(self, path, error) -> None:
+        blanks = [""] * (len(self.columns) - 2)
+        self.row([path, *blanks, error.reason])
+
+
+class TableWriter(_Writer):
+    """Aligned columns for people."""
+
+    def start(self, timeline: bool) -> None:
+        super().start(timeline)
+        self.width = max(4, min(self.width, 60))
+        if not timeline:
+            self.line(f"{'file':<{self.width}}  {'label':<10} {'conf':>5}  top {self.top_k}")
+
+    def _name(self, path: str) -> str:
+        return path if len(path) <= self.width else "…" + path[-(self.width - 1) :]
+
+    def prediction(self, path, prediction, warning) -> None:
+        top = ", ".join(f"{label} {p:.2f}" for label, p in prediction.top(self.top_k))
+        note = f"  ({warning})" if warning else ""
+        self.line(f"{self._name(path):<{self.width}}  {prediction.label:<10} {prediction.confidence:>5.2f}  {top}{note}")
+
+    def timeline(self, path, timeline) -> None:
+        self.line(f"{path}  ({timeline.duration_s:.1f} s)")
+        self.line(f"  {'start':>8} {'end':>8}  {'kind':<8} {'label':<10} {'conf':>5}")
+        for s in timeline.segments:
+            confidence = f"{s.confidence:>5.2f}" if s.kind == "speech" else f"{'-':>5}"
+            self.line(f"  {s.start_s:>8.2f} {s.end_s:>8.2f}  {s.kind:<8} {s.label:<10} {confidence}")
+        summary = timeline.summary()
+        shares = ", ".join(f"{label} {share:.0%}" for label, share in summary["emotions"].items() if share > 0)
+        self.line(
+            f"  summary: {shares or 'no speech'} of {summary['speech_s']:.1f} s of speech; "
+            f"silence {summary['silence_share']:.0%} of the recording"
+        )
+        self.line("")
+
+    def error(self, path, error) -> None:
+        self.line(f"{self._name(path):<{self.width}}  error: {error.reason}")
+
+
+def _runs_of(values, mask) -> list[tuple[int, int]]:
+    """(start, end) index spans where `mask` holds and `values` stays the same."""
+    runs, start = [], None
+    for i in range(len(values) + 1):
+        if start is not None and (i == len(values) or not mask[i] or values[i] != values[start]):
+            runs.append((start, i))
+            start = None
+        if i < len(values) and mask[i] and start is None:
+            start = i
+    return runs
+
+
+def _top(scores: dict[str, float], k: int) -> list[tuple[str, float]]:
+    return sorted(scores.items(), key=lambda kv: -kv[1])[:k]
+
+
+def _num(value: float) -> str:
+    return f"{value:.6f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Plots
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        from ser.errors import SerError
+
+        raise SerError("plotting needs matplotlib: pip install 'ser[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure, path: str) -> None:
+    """Save a figure atomically (a temporary file beside `path`, then a rename)."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        from ser.errors import SerError
+
+        raise SerError(f"{path}: the folder {target.parent} does not exist")
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        figure.savefig(temp, format="png", dpi=120, bbox_inches="tight")
+        os.replace(temp, target)
+    finally:
+        Path(temp).unlink(missing_ok=True)
+
+
+def plot_prediction(prediction, path: str, title: str = "") -> None:
+    """Horizontal bars of every label's probability for one clip, the winner highlighted."""
+    plt = _pyplot()
+    items = prediction.top(len(prediction.scores))[::-1]
+    figure, axis = plt.subplots(figsize=(6, 0.4 * len(items) + 1.2))
+    colours = ["tab:red" if label == prediction.label else "tab:gray" for label, _ in items]
+    axis.barh([label for label, _ in items], [p for _, p in items], color=colours)
+    axis.set_xlim(0, 1)
+    axis.set_xlabel("probability")
+    axis.set_title(f"{title}  ({prediction.duration_s:.1f} s): {prediction.label} {prediction.confidence:.0%}")
+    _save(figure, path)
+    plt.close(figure)
+
+
+def plot_timeline(timeline, path: str, title: str = "") -> None:
+    """Stacked probabilities over time (speech segments), silence shaded grey, labels as a band."""
+    import numpy as np
+
+    plt = _pyplot()
+    labels = timeline.labels
+    colours = {label: plt.get_cmap("tab10")(i % 10) for i, label in enumerate(labels)}
+    figure, (axis, band) = plt.subplots(
+        2, 1, figsize=(10, 4), sharex=True, gridspec_kw={"height_ratios": [4, 1]}
+    )
+    # Mean scores per 10 ms (overlapping windows averaged), zero in silence.
+    times, scores, speech = timeline.scores_over_time(0.01)
+    if speech.any():
+        axis.stackplot(
+            np.append(times, timeline.duration_s),
+            np.vstack([scores, scores[-1:]]).T,
+            labels=labels,
+            colors=[colours[label] for label in labels],
+            step="post",
+            alpha=0.85,
+        )
+    for s in timeline.segments:
+        if s.kind == "silence":
+            band.axvspan(s.start_s, s.end_s, color="lightgray", alpha=0.6, linewidth=0)
+            axis.axvspan(s.start_s, s.end_s, color="lightgray", alpha=0.6, linewidth=0)
+    # The band: the winning label of each 10 ms.
+    winners = scores.argmax(axis=1)
+    for start, end in _runs_of(winners, speech):
+        band.axvspan(times[start], times[end - 1] + 0.01, color=colours[labels[winners[start]]], linewidth=0)
+    axis.set_xlim(0, max(timeline.duration_s, 1e-3))
+    axis.set_ylim(0, 1)
+    axis.set_ylabel("probability")
+    axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    summary = timeline.summary()
+    top = ", ".join(f"{k} {v:.0%}" for k, v in list(summary["emotions"].items())[:3] if v > 0)
+    axis.set_title(f"{title}  ({timeline.duration_s:.1f} s): {top or 'no speech'}")
+    band.set_yticks([])
+    band.set_xlabel("time (s)")
+    _save(figure, path)
+    plt.close(figure)
