@@ -7,6 +7,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ser.errors import SplitError
 from ser.manifest import Utterance, read_manifest, write_manifest
@@ -269,3 +271,26 @@ def test_only_unlabelled_rows_cannot_be_split():
     rows = [Utterance(path=f"{i}.wav", corpus="x", speaker=f"s{i}", emotion="") for i in range(6)]
     with pytest.raises(SplitError, match="no labelled rows"):
         speaker_kfold(rows, n_folds=2)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n_speakers=st.integers(3, 12),
+    n_folds=st.integers(2, 3),
+    seed=st.integers(0, 2**16),
+    labels=st.lists(st.sampled_from(EMOTIONS + ("",)), min_size=40, max_size=80),
+)
+def test_any_manifest_gives_speaker_independent_partitions(n_speakers, n_folds, seed, labels):
+    rows = [
+        Utterance(path=f"{i}.wav", corpus="c", speaker=f"c_{i % n_speakers}", emotion=emotion)
+        for i, emotion in enumerate(labels)
+    ]
+    labelled_speakers = {r.speaker for r in rows if r.emotion}
+    if len(labelled_speakers) < n_folds:
+        with pytest.raises(SplitError, match="speakers|no labelled rows"):
+            speaker_kfold(rows, n_folds=n_folds, seed=seed)
+        return
+    folds = speaker_kfold(rows, n_folds=n_folds, seed=seed)
+    assert_partition(rows, folds)
+    for fold in folds:
+        assert not speakers(rows, fold.train) & speakers(rows, fold.test)

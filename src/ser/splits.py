@@ -24,6 +24,7 @@ writes the test-fold number (1, 2, ...) of each row in the ``fold`` column; a si
 
 from __future__ import annotations
 
+import inspect
 import re
 import warnings
 from dataclasses import dataclass, replace
@@ -314,10 +315,12 @@ def make_folds(rows: Sequence[Utterance], protocol: str, **kw) -> list[Fold]:
     """The folds of `protocol` (one of `PROTOCOLS`); `kw` goes to that protocol's function."""
     if protocol not in _DISPATCH:
         raise SplitError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    function = _DISPATCH[protocol]
     try:
-        return _DISPATCH[protocol](rows, **kw)
+        inspect.signature(function).bind(rows, **kw)
     except TypeError as exc:  # an option the protocol does not take, e.g. n_folds for loso
         raise SplitError(f"protocol {protocol!r}: {exc}") from None
+    return function(rows, **kw)
 
 
 def assign_folds(rows: Sequence[Utterance], folds: Sequence[Fold]) -> list[Utterance]:
@@ -371,7 +374,7 @@ def folds_from_manifest(rows: Sequence[Utterance]) -> list[Fold]:
             raise SplitError("the manifest's fold column is empty")
         in_some = np.flatnonzero((numbers > 0) & labelled)
         folds = [
-            Fold(f"fold {k}/{len(ks)}", in_some[numbers[in_some] != k], in_some[numbers[in_some] == k]) for k in ks
+            Fold(f"fold {k}/{max(ks)}", in_some[numbers[in_some] != k], in_some[numbers[in_some] == k]) for k in ks
         ]
         for fold in folds:
             if not is_speaker_independent(fold, rows):
