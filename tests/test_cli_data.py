@@ -157,6 +157,18 @@ def test_split_cross_corpus(tmp_path, capsys):
     args = ["data", "split", str(path), "--protocol", "cross-corpus", "--train-corpora", "emodb", "--test-corpora", "tess"]
     assert main(args + ["-o", str(out)]) == 0
     assert {(r.corpus, r.extra["split"]) for r in read_manifest(out)} == {("emodb", "train"), ("tess", "test")}
+    # Validation speakers come from the training corpus, whole.
+    assert main(args + ["--val-fraction", "0.3", "--seed", "1", "-o", str(out)]) == 0
+    written = read_manifest(out)
+    val = {r.speaker for r in written if r.extra["split"] == "val"}
+    train = {r.speaker for r in written if r.extra["split"] == "train"}
+    assert val and train and not val & train and all(s.startswith("emodb") for s in val)
+    # A two-speaker training side falls back to clips, with a warning on stderr.
+    args = args[:-4] + ["--train-corpora", "tess", "--test-corpora", "emodb", "--val-fraction", "0.25"]
+    assert main(args + ["-o", str(out)]) == 0
+    assert "ser: warning: 2 known training speaker(s)" in capsys.readouterr().err
+    assert main(["data", "split", str(path), "--protocol", "loso", "--val-fraction", "0.1", "-o", str(out)]) == 2
+    assert "drawn at training time" in capsys.readouterr().err
 
 
 def test_protocol_names_match_splits():
@@ -200,7 +212,7 @@ def test_index_real_emodb(datasets_dir, tmp_path, capsys):
     if importlib.util.find_spec("ser.corpora.emodb") is None:
         pytest.skip("ser.corpora.emodb is not written yet")
     out = tmp_path / "emodb.csv"
-    assert main(["data", "index", "emodb", str(datasets_dir / "EmoDB" / "download"), "-o", str(out)]) == 0
+    assert main(["data", "index", "emodb", str(datasets_dir / "EmoDB"), "-o", str(out)]) == 0
     rows = read_manifest(out)
     assert len(rows) == 535
     assert len({r.speaker for r in rows}) == 10

@@ -25,6 +25,7 @@ from ser.splits import (
     leave_one_corpus_out,
     leave_one_speaker_out,
     make_folds,
+    protocol_options,
     random_split,
     ravdess_6fold,
     speaker_kfold,
@@ -263,8 +264,10 @@ def test_make_folds_rejects_unknown_protocol_and_options(multi):
     assert set(PROTOCOLS) == {"random", "speaker-kfold", "ravdess-6fold", "loso", "cross-corpus", "leave-one-corpus-out"}
     with pytest.raises(SplitError, match="unknown protocol"):
         make_folds(multi, "holdout")
-    with pytest.raises(SplitError, match="loso"):
+    with pytest.raises(SplitError, match="'loso' does not take n_folds"):
         make_folds(multi, "loso", n_folds=5)
+    assert protocol_options("speaker-kfold") == ["n_folds", "seed", "stratify"]
+    assert protocol_options("loso") == []
 
 
 def test_only_unlabelled_rows_cannot_be_split():

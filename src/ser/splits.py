@@ -134,7 +134,7 @@ def ravdess_6fold(rows: Sequence[Utterance]) -> list[Fold]:
     missing from `rows` is left out, with a warning, rather than reported as empty.
     """
     labelled = _labelled(rows)
-    not_ravdess = sorted({rows[i].corpus for i in labelled if rows[i].corpus != "ravdess"})
+    not_ravdess = sorted({rows[i].corpus for i in labelled if rows[i].corpus.lower() != "ravdess"})
     if not_ravdess:
         raise SplitError(
             f"the ravdess-6fold protocol is for RAVDESS only, but the manifest also holds {', '.join(not_ravdess)}; "
@@ -313,14 +313,17 @@ _DISPATCH: dict[str, Callable[..., list[Fold]]] = {
 
 def make_folds(rows: Sequence[Utterance], protocol: str, **kw) -> list[Fold]:
     """The folds of `protocol` (one of `PROTOCOLS`); `kw` goes to that protocol's function."""
+    unknown = sorted(set(kw) - set(protocol_options(protocol)))
+    if unknown:
+        raise SplitError(f"protocol {protocol!r} does not take {', '.join(unknown)}")
+    return _DISPATCH[protocol](rows, **kw)
+
+
+def protocol_options(protocol: str) -> list[str]:
+    """The keyword options `make_folds` takes for `protocol`, e.g. ``["n_folds", "seed", "stratify"]``."""
     if protocol not in _DISPATCH:
         raise SplitError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
-    function = _DISPATCH[protocol]
-    try:
-        inspect.signature(function).bind(rows, **kw)
-    except TypeError as exc:  # an option the protocol does not take, e.g. n_folds for loso
-        raise SplitError(f"protocol {protocol!r}: {exc}") from None
-    return function(rows, **kw)
+    return list(inspect.signature(_DISPATCH[protocol]).parameters)[1:]
 
 
 def assign_folds(rows: Sequence[Utterance], folds: Sequence[Fold]) -> list[Utterance]:

@@ -54,6 +54,9 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, help="speaker-kfold, random: seed (default 0)")
     p.add_argument("--test-size", type=float, help="random: test fraction (default 0.25)")
     p.add_argument("--no-stratify", action="store_true", help="speaker-kfold, random: do not balance emotions")
+    p.add_argument(
+        "--val-fraction", type=float, help="random, cross-corpus: also draw validation speakers from the training side"
+    )
     p.add_argument("--train-corpora", help="cross-corpus: comma-separated training corpora")
     p.add_argument("--test-corpora", help="cross-corpus: comma-separated test corpora")
     p.add_argument("-o", "--output", required=True, help="manifest CSV to write, with a fold or split column")
@@ -168,42 +171,49 @@ def _stats(args) -> int:
 
 
 def _split(args) -> int:
-    from ser.manifest import read_manifest, write_manifest
-    from ser.splits import assign_folds, is_speaker_independent, make_folds
+    import warnings
 
-    options = {
-        "n_folds": args.folds,
-        "seed": args.seed,
-        "test_size": args.test_size,
-        "stratify": False if args.no_stratify else None,
-        "train": _names(args.train_corpora),
-        "test": _names(args.test_corpora),
+    from ser.manifest import read_manifest, write_manifest
+    from ser.splits import assign_folds, is_speaker_independent, make_folds, protocol_options, with_validation
+
+    flags = {
+        "n_folds": ("--folds", args.folds),
+        "seed": ("--seed", args.seed),
+        "test_size": ("--test-size", args.test_size),
+        "stratify": ("--no-stratify", False if args.no_stratify else None),
+        "train": ("--train-corpora", _names(args.train_corpora)),
+        "test": ("--test-corpora", _names(args.test_corpora)),
     }
-    flags = {"n_folds": "--folds", "seed": "--seed", "test_size": "--test-size", "stratify": "--no-stratify",
-             "train": "--train-corpora", "test": "--test-corpora"}
-    accepted = {
-        "random": {"test_size", "seed", "stratify"},
-        "speaker-kfold": {"n_folds", "seed", "stratify"},
-        "cross-corpus": {"train", "test"},
-    }.get(args.protocol, set())
-    given = {k: v for k, v in options.items() if v is not None}
-    unused = [flags[k] for k in given if k not in accepted]
-    if unused and args.protocol in PROTOCOL_NAMES:
+    accepted = protocol_options(args.protocol)
+    given = {key: value for key, (_, value) in flags.items() if value is not None}
+    # --seed also seeds the validation draw, so it is welcome with --val-fraction.
+    unused = [flags[k][0] for k in given if k not in accepted and not (k == "seed" and args.val_fraction)]
+    if unused:
         raise SerError(f"protocol {args.protocol} does not take {', '.join(unused)}")
 
     rows = read_manifest(args.manifest)
-    folds = make_folds(rows, args.protocol, **given)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        folds = make_folds(rows, args.protocol, **{k: v for k, v in given.items() if k in accepted})
+        if args.val_fraction:
+            if len(folds) != 1:
+                raise SerError(
+                    f"--val-fraction is for single splits (random, cross-corpus); {args.protocol} has "
+                    f"{len(folds)} folds, whose validation speakers are drawn at training time"
+                )
+            folds = [with_validation(rows, folds[0], fraction=args.val_fraction, seed=args.seed or 0)]
+    for warning in caught:
+        print(f"ser: warning: {warning.message}", file=sys.stderr)
     path = write_manifest(assign_folds(rows, folds), args.output)
-    table = []
-    for fold in folds:
-        independent = is_speaker_independent(fold, rows)
-        table.append([
-            fold.name,
-            f"{len(fold.train)} ({len({rows[i].speaker for i in fold.train})})",
-            f"{len(fold.test)} ({len({rows[i].speaker for i in fold.test})})",
-            "yes" if independent else "NO: optimistic",
-        ])
-    print(_table(["fold", "train (speakers)", "test (speakers)", "speaker-independent"], table))
+
+    def count(index) -> str:
+        return "-" if index is None else f"{len(index)} ({len({rows[i].speaker for i in index})})"
+
+    table = [
+        [f.name, count(f.train), count(f.val), count(f.test), "yes" if is_speaker_independent(f, rows) else "NO: optimistic"]
+        for f in folds
+    ]
+    print(_table(["fold", "train (speakers)", "val (speakers)", "test (speakers)", "speaker-independent"], table))
     unlabelled = sum(1 for r in rows if not r.emotion)
     if unlabelled:
         print(f"{unlabelled} unlabelled rows are in no fold")
