@@ -51,7 +51,7 @@ def register(subparsers) -> None:
     p.add_argument("manifest")
     p.add_argument("--protocol", default="speaker-kfold", help=f"one of {', '.join(PROTOCOL_NAMES)}")
     p.add_argument("--folds", type=int, help="speaker-kfold: number of folds (default 5)")
-    p.add_argument("--seed", type=int, help="speaker-kfold, random: seed (default 0)")
+    p.add_argument("--seed", type=int, help="speaker-kfold, random, --val-fraction: seed (default 0)")
     p.add_argument("--test-size", type=float, help="random: test fraction (default 0.25)")
     p.add_argument("--no-stratify", action="store_true", help="speaker-kfold, random: do not balance emotions")
     p.add_argument(
@@ -153,7 +153,8 @@ def _stats(args) -> int:
         [[s, i["corpus"], i["gender"], i["utterances"], _hours(i["duration_s"])] for s, i in sorted(info.items())],
     ))
     for column in ("fold", "split"):
-        values = sorted({r.extra[column] for r in rows if column in r.extra})
+        # Numbers in numeric order (fold 2 before fold 10), empty values first.
+        values = sorted({r.extra[column] for r in rows if column in r.extra}, key=lambda v: (len(v), v))
         if values:
             print("\n" + _table(
                 [column, "utterances", "speakers"],
