@@ -30,7 +30,8 @@ def test_rows_with_table(clips):
 
 
 def test_rows_without_table(clips):
-    index = prepare_nemo(clips(*NAMES, "samples/KL0_sadness_1.wav", "samples/MR0_fear_2.wav", "samples/MR0_neutral_2.wav"))
+    more = ["samples/KL0_sadness_1.wav", "samples/MR0_fear_2.wav", "samples/MR0_neutral_2.wav"]
+    index = prepare_nemo(clips(*NAMES, *more))
     rows = by_name(index)
     assert rows["SB0_anger_0.wav"].speaker == "nemo_SB0" and rows["SB0_anger_0.wav"].gender == ""
     assert [rows[n].emotion for n in ("KL0_sadness_1.wav", "MR0_fear_2.wav", "MR0_neutral_2.wav")] == [

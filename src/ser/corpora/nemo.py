@@ -13,7 +13,15 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-from ser.corpora.base import CorpusIndex, CorpusInfo, build_index, find_beside, parse_gender, resolve_emotion, scan_audio
+from ser.corpora.base import (
+    CorpusIndex,
+    CorpusInfo,
+    build_index,
+    find_beside,
+    parse_gender,
+    resolve_emotion,
+    scan_audio,
+)
 from ser.errors import CorpusError
 from ser.manifest import Utterance
 
