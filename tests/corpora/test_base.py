@@ -1,6 +1,8 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from ser.corpora import info, names
 from ser.corpora.base import build_index, find_beside, parse_gender, scan_audio
@@ -40,14 +42,17 @@ def test_scan_keeps_one_file_per_stem_and_reports_the_other(clips):
     assert all(p.is_absolute() for p in files)
 
 
-def test_build_index_skips_unreadable_audio(clips):
+def test_build_index_skips_unreadable_and_empty_audio(clips):
     root = clips("good.wav")
     (root / "bad.wav").write_bytes(b"not audio at all")
-    rows = [Utterance(path=str(root / n), corpus="t", speaker="t_1", emotion="sad") for n in ("good.wav", "bad.wav")]
+    (root / "zero.wav").write_bytes(b"")
+    sf.write(str(root / "silent.wav"), np.zeros(0, dtype=np.float32), 16000)  # a header, no samples
+    names = ("good.wav", "bad.wav", "zero.wav", "silent.wav")
+    rows = [Utterance(path=str(root / n), corpus="t", speaker="t_1", emotion="sad") for n in names]
     index = build_index(rows, [])
     assert [Path(u.path).name for u in index.utterances] == ["good.wav"]
     assert index.utterances[0].duration == pytest.approx(0.1)
-    assert index.skipped == [(str(root / "bad.wav"), "audio cannot be read or is empty")]
+    assert index.skipped == sorted((str(root / n), "audio cannot be read or is empty") for n in names[1:])
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,7 @@
+import pytest
+
 from ser.corpora.cremad import prepare_cremad
+from ser.errors import CorpusError
 
 from corpus_helpers import by_name, skipped_names
 
@@ -35,3 +38,10 @@ def test_gender_from_demographics_beside_or_above(clips):
 def test_label_map(clips):
     rows = by_name(prepare_cremad(clips(*FILES), label_map={"neu": "calm"}))
     assert rows["1091_WSI_NEU_LO.wav"].emotion == "calm"
+
+
+def test_demographics_without_sex_column_is_an_error(clips):
+    root = clips(*FILES)
+    (root / "VideoDemographics.csv").write_text("ActorID,Age\n1001,51\n")
+    with pytest.raises(CorpusError, match="Sex"):
+        prepare_cremad(root)

@@ -61,3 +61,14 @@ def test_csv_errors(clips):
         prepare_csv(root / "m.csv")
     with pytest.raises(CorpusError, match="not a file"):
         prepare_csv(root)
+
+
+def test_csv_not_utf8_and_empty_paths(clips):
+    root = clips("x.wav")
+    (root / "latin.csv").write_bytes("path,label\nx.wav,fröhlich\n".encode("latin-1"))
+    with pytest.raises(CorpusError, match="not UTF-8"):
+        prepare_csv(root / "latin.csv")
+    (root / "gaps.csv").write_text("path , label\n,sad\nx.wav,sad\n", encoding="utf-8")
+    index = prepare_csv(root / "gaps.csv")
+    assert len(index.utterances) == 1
+    assert index.skipped == [(f"{root / 'gaps.csv'}:2", "empty 'path'")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
@@ -131,3 +133,28 @@ def find_beside(root: str | Path, name: str) -> Path | None:
         if (folder / name).is_file():
             return folder / name
     return None
+
+
+def read_table(path: Path, delimiter: str | None = None) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and rows of a UTF-8 CSV/TSV file; values are stripped and never None.
+
+    The delimiter (comma, tab, semicolon or bar) is sniffed from the header unless given.
+    """
+    try:
+        with Path(path).open(newline="", encoding="utf-8-sig") as f:
+            text = f.read()
+    except UnicodeDecodeError:
+        raise CorpusError(f"{path}: not UTF-8 text") from None
+    if delimiter is None:
+        try:
+            delimiter = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",\t;|").delimiter
+        except csv.Error:  # a single column, or nothing to go by
+            delimiter = "\t" if Path(path).suffix.lower() == ".tsv" else ","
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        header = [name.strip() for name in reader.fieldnames or []]
+        reader.fieldnames = header
+        rows = [{k: (v or "").strip() for k, v in record.items() if k is not None} for record in reader]
+    except csv.Error as exc:
+        raise CorpusError(f"{path}: not a readable table ({exc})") from None
+    return header, rows

@@ -7,7 +7,6 @@ Sex, Race, Ethnicity), found beside or above the audio folder; without it gender
 
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 from typing import Mapping
@@ -18,6 +17,7 @@ from ser.corpora.base import (
     build_index,
     find_beside,
     parse_gender,
+    read_table,
     resolve_emotion,
     scan_audio,
 )
@@ -87,16 +87,10 @@ def _read_demographics(root: str | Path) -> dict[str, str]:
     path = find_beside(root, DEMOGRAPHICS)
     if path is None:
         return {}
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        fields = {name.strip().lower(): name for name in reader.fieldnames or []}
-        if "actorid" not in fields or "sex" not in fields:
-            raise CorpusError(f"{path}: expected the columns ActorID and Sex, found {reader.fieldnames}")
-        return {
-            record[fields["actorid"]].strip(): parse_gender(record[fields["sex"]] or "")
-            for record in reader
-            if record[fields["actorid"]]
-        }
+    header, records = read_table(path, delimiter=",")
+    if "ActorID" not in header or "Sex" not in header:
+        raise CorpusError(f"{path}: expected the columns ActorID and Sex, found {header}")
+    return {r["ActorID"]: parse_gender(r["Sex"]) for r in records if r["ActorID"]}
 
 
 INFO = CorpusInfo(

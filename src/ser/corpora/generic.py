@@ -10,11 +10,18 @@ English names (``anger``, ``happiness``, ``sadness``...); anything else becomes 
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Mapping
 
-from ser.corpora.base import CorpusIndex, CorpusInfo, build_index, parse_gender, resolve_emotion, scan_audio
+from ser.corpora.base import (
+    CorpusIndex,
+    CorpusInfo,
+    build_index,
+    parse_gender,
+    read_table,
+    resolve_emotion,
+    scan_audio,
+)
 from ser.errors import CorpusError
 from ser.labels import EMOTIONS, UNLABELLED
 from ser.manifest import COLUMNS, Utterance
@@ -92,54 +99,37 @@ def prepare_csv(
         raise CorpusError(f"{table}: no such file")
     if not table.is_file():
         raise CorpusError(f"{table}: not a file (expected a CSV or TSV table)")
-    with table.open(newline="", encoding="utf-8-sig") as f:
-        sample = f.read(8192)
-        f.seek(0)
-        reader = csv.DictReader(f, dialect=_sniff(sample, table))
-        header = reader.fieldnames or []
-        missing = [c for c in (path_column, label_column) if c not in header]
-        if missing:
-            raise CorpusError(f"{table}: no column {' or '.join(map(repr, missing))}; the columns are {header}")
-        used = {path_column, label_column, speaker_column, gender_column, language_column, text_column}
-        rows, skipped = [], []
-        for line_no, record in enumerate(reader, start=2):
-            value = (record.get(path_column) or "").strip()
-            if not value:
-                skipped.append((f"{table}:{line_no}", f"empty {path_column!r}"))
-                continue
-            audio = Path(value).expanduser()
-            audio = audio if audio.is_absolute() else table.parent / audio
-            if not audio.is_file():
-                skipped.append((str(audio), f"no such file (line {line_no} of {table.name})"))
-                continue
-            label = (record.get(label_column) or "").strip()
-            speaker = (record.get(speaker_column) or "").strip()
-            rows.append(
-                Utterance(
-                    path=str(audio),
-                    corpus=corpus,
-                    speaker=f"{corpus}_{speaker}" if speaker else "",
-                    gender=parse_gender(record.get(gender_column) or ""),
-                    language=(record.get(language_column) or "").strip() or language,
-                    emotion=resolve_emotion(label, COMMON_NAMES, label_map) if label else UNLABELLED,
-                    native_label=label,
-                    text=(record.get(text_column) or "").strip(),
-                    extra={
-                        k: (v or "").strip()
-                        for k, v in record.items()
-                        if k is not None and k not in used and k not in COLUMNS
-                    },
-                )
+    header, records = read_table(table)
+    missing = [c for c in (path_column, label_column) if c not in header]
+    if missing:
+        raise CorpusError(f"{table}: no column {' or '.join(map(repr, missing))}; the columns are {header}")
+    used = {path_column, label_column, speaker_column, gender_column, language_column, text_column}
+    rows, skipped = [], []
+    for line_no, record in enumerate(records, start=2):
+        if not record.get(path_column):
+            skipped.append((f"{table}:{line_no}", f"empty {path_column!r}"))
+            continue
+        audio = Path(record[path_column]).expanduser()
+        audio = audio if audio.is_absolute() else table.parent / audio
+        if not audio.is_file():
+            skipped.append((str(audio), f"no such file (line {line_no} of {table.name})"))
+            continue
+        label = record.get(label_column, "")
+        speaker = record.get(speaker_column, "")
+        rows.append(
+            Utterance(
+                path=str(audio),
+                corpus=corpus,
+                speaker=f"{corpus}_{speaker}" if speaker else "",
+                gender=parse_gender(record.get(gender_column, "")),
+                language=record.get(language_column) or language,
+                emotion=resolve_emotion(label, COMMON_NAMES, label_map) if label else UNLABELLED,
+                native_label=label,
+                text=record.get(text_column, ""),
+                extra={k: v for k, v in record.items() if k not in used and k not in COLUMNS},
             )
+        )
     return build_index(rows, skipped)
-
-
-def _sniff(sample: str, table: Path) -> type[csv.Dialect] | csv.Dialect:
-    """The table's dialect; a tab or comma by the file's extension when sniffing fails."""
-    try:
-        return csv.Sniffer().sniff(sample.split("\n", 1)[0] or sample, delimiters=",\t;|")
-    except csv.Error:
-        return csv.excel_tab if table.suffix.lower() == ".tsv" else csv.excel
 
 
 INFOS = {

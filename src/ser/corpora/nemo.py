@@ -8,7 +8,6 @@ speaker, gender and text; without it the speaker and emotion come from the file 
 
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 from typing import Mapping
@@ -19,6 +18,7 @@ from ser.corpora.base import (
     build_index,
     find_beside,
     parse_gender,
+    read_table,
     resolve_emotion,
     scan_audio,
 )
@@ -49,8 +49,8 @@ def prepare_nemo(root: str | Path, *, label_map: Mapping[str, str] | None = None
         if not match and not record:
             skipped.append((str(path), "name is not SPEAKER_emotion_N like SB0_anger_0, and it is not in data.tsv"))
             continue
-        speaker = (record.get("speaker_id") or (match.group(1) if match else "")).strip()
-        emotion = (record.get("emotion") or (match.group(2) if match else "")).strip().lower()
+        speaker = record.get("speaker_id") or (match.group(1) if match else "")
+        emotion = (record.get("emotion") or (match.group(2) if match else "")).lower()
         if not speaker or not emotion:
             skipped.append((str(path), "data.tsv gives no speaker_id or emotion for it"))
             continue
@@ -59,11 +59,11 @@ def prepare_nemo(root: str | Path, *, label_map: Mapping[str, str] | None = None
                 path=str(path),
                 corpus="nemo",
                 speaker=f"nemo_{speaker}",
-                gender=parse_gender(record.get("gender") or ""),
+                gender=parse_gender(record.get("gender", "")),
                 language="pl",
                 emotion=resolve_emotion(emotion, EMOTIONS, label_map),
                 native_label=emotion,
-                text=(record.get("raw_text") or "").strip(),
+                text=record.get("raw_text", ""),
             )
         )
     return build_index(rows, skipped)
@@ -74,11 +74,10 @@ def _read_table(root: str | Path) -> dict[str, dict[str, str]]:
     path = find_beside(root, TABLE)
     if path is None:
         return {}
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f, delimiter="\t")
-        if "file_id" not in (reader.fieldnames or []):
-            raise CorpusError(f"{path}: expected a file_id column, found {reader.fieldnames}")
-        return {Path(record["file_id"].strip()).stem: record for record in reader if record.get("file_id")}
+    header, records = read_table(path, delimiter="\t")
+    if "file_id" not in header:
+        raise CorpusError(f"{path}: expected a file_id column, found {header}")
+    return {Path(r["file_id"]).stem: r for r in records if r["file_id"]}
 
 
 INFO = CorpusInfo(
