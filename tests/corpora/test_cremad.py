@@ -45,3 +45,10 @@ def test_demographics_without_sex_column_is_an_error(clips):
     (root / "VideoDemographics.csv").write_text("ActorID,Age\n1001,51\n")
     with pytest.raises(CorpusError, match="Sex"):
         prepare_cremad(root)
+
+
+def test_repository_root_reads_audiowav_only(clips):
+    root = clips(*FILES, "AudioMP3/1001_DFA_ANG_XX.mp3")
+    index = prepare_cremad(root)
+    assert len(index.utterances) == 3 and not index.skipped
+    assert all("/AudioWAV/" in u.path for u in index.utterances)

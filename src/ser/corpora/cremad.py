@@ -42,14 +42,21 @@ SENTENCES = {
     "WSI": "We'll stop in a couple of minutes",
 }
 DEMOGRAPHICS = "VideoDemographics.csv"
+AUDIO_FOLDER = "AudioWAV"
 
 _NAME = re.compile(r"^(\d{4})_([A-Za-z]{3})_([A-Za-z]{3})_([A-Za-z]{2})$")
 
 
 def prepare_cremad(root: str | Path, *, label_map: Mapping[str, str] | None = None) -> CorpusIndex:
-    """Index CREMA-D under `root` (the folder holding ``AudioWAV/``, or ``AudioWAV/`` itself)."""
-    files, skipped = scan_audio(root)
+    """Index CREMA-D under `root` (the folder holding ``AudioWAV/``, or ``AudioWAV/`` itself).
+
+    Given the whole repository, only ``AudioWAV/`` is read: ``AudioMP3/`` holds the same clips.
+    """
     sexes = _read_demographics(root)
+    root = Path(root).expanduser()
+    if (root / AUDIO_FOLDER).is_dir():
+        root = root / AUDIO_FOLDER
+    files, skipped = scan_audio(root)
     rows = []
     for path in files:
         match = _NAME.match(path.stem)
