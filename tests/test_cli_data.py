@@ -220,3 +220,23 @@ def test_index_real_emodb(datasets_dir, tmp_path, capsys):
     path = tmp_path / "folds.csv"
     assert main(["data", "split", str(out), "--folds", "5", "-o", str(path)]) == 0
     assert all(is_speaker_independent(f, rows) for f in folds_from_manifest(read_manifest(path)))
+
+
+def test_index_csv_with_column_names_and_corpus_name(tmp_path):
+    import soundfile as sf
+
+    from ser.cli.main import main
+    from ser.manifest import read_manifest
+
+    for name in ("a.wav", "b.wav"):
+        sf.write(tmp_path / name, np.zeros(1600, dtype=np.float32), 16000)
+    table = tmp_path / "list.tsv"
+    table.write_text("file\temotion\twho\na.wav\tmarah\tS1\nb.wav\tsedih\tS2\n", encoding="utf-8")
+    out = tmp_path / "m.csv"
+    argv = ["data", "index", "csv", str(table), "-o", str(out), "--name", "indo", "--language", "id",
+            "--column", "path=file", "--column", "label=emotion", "--column", "speaker=who",
+            "--map", "marah=angry,sedih=sad"]
+    assert main(argv) == 0
+    rows = read_manifest(out)
+    assert [(r.corpus, r.language, r.emotion) for r in rows] == [("indo", "id", "angry"), ("indo", "id", "sad")]
+    assert main(["data", "index", "ravdess", str(tmp_path), "-o", str(out), "--column", "path=x"]) == 2

@@ -40,6 +40,15 @@ def register(subparsers) -> None:
         help="map a native label to an emotion, e.g. --map excited=happy (repeatable, or comma-separated)",
     )
     p.add_argument("--regex", help="for the pattern reader: a regex with named groups emotion, speaker, ...")
+    p.add_argument("--name", help="folder, csv, pattern: the corpus name written in the manifest")
+    p.add_argument("--language", help="folder, csv, pattern: ISO 639-1 code of the recordings' language")
+    p.add_argument(
+        "--column",
+        action="append",
+        metavar="FIELD=COLUMN",
+        help="csv: which column holds a field, e.g. --column path=file --column label=emotion "
+        "(fields: path, label, speaker, gender, language, text)",
+    )
     p.set_defaults(func=_index)
 
     p = sub.add_parser("stats", help="tables of a manifest: corpora, emotions, speakers, genders, hours")
@@ -98,6 +107,21 @@ def _index(args) -> int:
         options["regex"] = args.regex
     elif args.regex:
         raise SerError(f"--regex is for the pattern reader, not {args.corpus}")
+    generic = ("folder", "csv", "pattern")
+    for flag, value, key in (("--name", args.name, "corpus"), ("--language", args.language, "language")):
+        if value and args.corpus not in generic:
+            raise SerError(f"{flag} is for the {', '.join(generic)} readers, not {args.corpus}")
+        if value:
+            options[key] = value
+    if args.column:
+        if args.corpus != "csv":
+            raise SerError(f"--column is for the csv reader, not {args.corpus}")
+        fields = ("path", "label", "speaker", "gender", "language", "text")
+        for item in args.column:
+            field, _, column = item.partition("=")
+            if field not in fields or not column:
+                raise SerError(f"--column {item!r}: expected FIELD=COLUMN with FIELD one of {', '.join(fields)}")
+            options[f"{field}_column"] = column
 
     index = corpora.prepare(args.corpus, args.root, **options)
     report = index.skipped_report()
