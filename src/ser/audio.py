@@ -371,7 +371,8 @@ def _open_reader(audio: _Input) -> _SndfileReader | _FFmpegReader:
         except (sf.LibsndfileError, RuntimeError):
             # A codec libsndfile lacks (WAV holding MP3 or GSM, Ogg holding Speex...): FFmpeg may know it.
             return _FFmpegReader(audio, kind)
-        if reader.format != "MP3":
+        # libsndfile cannot read a FLAC that states no length (streamed); FFmpeg can.
+        if reader.format != "MP3" and reader.frames is not None:
             return reader
         reader.close()
     return _FFmpegReader(audio, kind)
