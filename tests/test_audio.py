@@ -106,7 +106,10 @@ def test_each_format_decodes_to_the_original(tmp_path, fmt):
         assert abs(len(signal) - len(reference)) <= 0.05 * SR
         assert best_correlation(signal, reference) > 0.9
         assert rms(signal) == pytest.approx(rms(reference), rel=0.15)
-    assert audio.duration(path) == pytest.approx(seconds, abs=0.05)
+    meta = audio.info(path)
+    assert meta.duration == pytest.approx(seconds, abs=0.05)
+    assert (meta.sample_rate, meta.channels) == (rate, 1)
+    assert audio.duration(path) == meta.duration
 
 
 @pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000, 96000])

@@ -29,6 +29,7 @@ import io
 import math
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
 
@@ -140,8 +141,18 @@ def load(
     return signal
 
 
-def duration(source: Source, *, name: str | None = None) -> float:
-    """Duration of an audio file in seconds, from its header where it states one.
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file's header says about it (see `info`)."""
+
+    duration: float  # seconds
+    sample_rate: int  # Hz, as stored (before any resampling)
+    channels: int
+    format: str  # the container as recognised from the content: "WAV", "FLAC", "MP4", ...
+
+
+def info(source: Source, *, name: str | None = None) -> AudioInfo:
+    """Duration, native sample rate, channels and container of an audio file, from its header.
 
     Only a stream that declares no length (raw MP3 without a Xing header, live WebM) is decoded
     to count its samples. Raises the same `AudioError` subclasses as `load` for bad input.
@@ -149,15 +160,17 @@ def duration(source: Source, *, name: str | None = None) -> float:
     with _Input(source, name) as audio:
         reader = _open_reader(audio)
         try:
-            if reader.frames is not None:
-                seconds = reader.frames / reader.rate
-            else:
-                seconds = reader.decode(None).shape[0] / reader.rate
+            frames = reader.frames if reader.frames is not None else reader.decode(None).shape[0]
         finally:
             reader.close()
-    if seconds <= 0:
+    if frames <= 0:
         raise NoSamplesError(audio.label, "the audio holds zero samples")
-    return seconds
+    return AudioInfo(frames / reader.rate, reader.rate, reader.channels, reader.kind)
+
+
+def duration(source: Source, *, name: str | None = None) -> float:
+    """Duration of an audio file in seconds, from its header where it states one (see `info`)."""
+    return info(source, name=name).duration
 
 
 class _Input:
