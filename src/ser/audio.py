@@ -44,8 +44,8 @@ Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
 
 # How much of the file is read up front to recognise its container and parse WAV/AIFF headers.
 _HEAD_BYTES = 1 << 16
-# Frames decoded per libsndfile call: bounds the work done past a length limit.
-_BLOCK_FRAMES = 1 << 14
+# Frames decoded per libsndfile call: a failure is located to within this many frames.
+_BLOCK_FRAMES = 1 << 13
 # FFmpeg's container durations are coarse and include codec priming; smaller shortfalls are noise.
 _FFMPEG_SHORTFALL_S = 0.1
 _FFMPEG_SHORTFALL_FRACTION = 0.01
@@ -242,7 +242,8 @@ class _SndfileReader:
         self._file = sf.SoundFile(audio.open())
         self.rate = int(self._file.samplerate)
         self.channels = int(self._file.channels)
-        # libsndfile reports SF_COUNT_MAX for a stream that does not state its length.
+        # libsndfile reports SF_COUNT_MAX for a stream that does not state its length;
+        # `_open_reader` hands those to FFmpeg.
         frames = int(self._file.frames)
         self.frames: int | None = frames if frames < 2**62 else None
         # For WAV and AIFF libsndfile trims the declared length to the bytes present; the header's own
@@ -265,26 +266,24 @@ class _SndfileReader:
     def decode(self, max_duration: float | None) -> np.ndarray:
         import soundfile as sf
 
-        limit = _frame_limit(max_duration, self.rate)
-        blocks: list[np.ndarray] = []
+        _check_header_length(self.label, self.frames, self.rate, max_duration)
+        # The length is exact (streams without one go to FFmpeg): decode in place, block by block,
+        # so a failure can say where it happened.
+        out = np.empty((self.frames, self.channels), np.float32)
         done = 0
-        while True:
+        while done < self.frames:
             try:
-                block = self._file.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
+                read = self._file.read(out=out[done : done + _BLOCK_FRAMES]).shape[0]
             except (sf.LibsndfileError, RuntimeError) as exc:
                 raise _decoding_failed(self.label, self.kind, done, self.rate, exc) from None
-            if block.shape[0] == 0:
-                break
-            blocks.append(block)
-            done += block.shape[0]
-            _check_decoded_length(self.label, done, self.rate, limit, max_duration)
-        if self.frames is not None and done < self.frames:
-            raise CorruptAudioError(
-                self.label,
-                f"truncated: the {self.kind} header declares {_seconds(self.frames, self.rate)} "
-                f"of audio but only {_seconds(done, self.rate)} decodes",
-            )
-        return np.concatenate(blocks) if blocks else np.zeros((0, self.channels), np.float32)
+            if read == 0:
+                raise CorruptAudioError(
+                    self.label,
+                    f"truncated: the {self.kind} header declares {_seconds(self.frames, self.rate)} "
+                    f"of audio but only {_seconds(done, self.rate)} decodes",
+                )
+            done += read
+        return out
 
     def close(self) -> None:
         self._file.close()
@@ -306,7 +305,7 @@ class _FFmpegReader:
             if kind is None:
                 raise NotAudioError(self.label, "not an audio file in a format we can read") from None
             raise CorruptAudioError(
-                self.label, f"starts like {kind} but cannot be opened, likely truncated or damaged ({_why(exc)})"
+                self.label, f"truncated or damaged: starts like {kind} but cannot be opened ({_why(exc)})"
             ) from None
         self.kind = kind or self._container.format.name
         self._stream = self._container.streams.best("audio")
@@ -506,7 +505,7 @@ def _check_decoded_length(label: str, done: int, rate: int, limit: int | None, m
 
 def _decoding_failed(label: str, kind: str, done: int, rate: int, exc: Exception) -> CorruptAudioError:
     if done == 0:
-        return CorruptAudioError(label, f"the {kind} audio cannot be decoded, likely truncated or damaged ({_why(exc)})")
+        return CorruptAudioError(label, f"truncated or damaged: the {kind} audio cannot be decoded ({_why(exc)})")
     return CorruptAudioError(
         label, f"truncated or damaged: decoding the {kind} audio fails after {_seconds(done, rate)} ({_why(exc)})"
     )
