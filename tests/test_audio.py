@@ -198,6 +198,9 @@ def test_not_audio(tmp_path):
     _assert_error(NotAudioError, tmp_path / "picture.mp3", "picture.mp3")
     noise = np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes()
     _assert_error(NotAudioError, noise, "<bytes>")
+    upload = io.BytesIO(noise)
+    upload.name = None  # as FastAPI's SpooledTemporaryFile has it
+    _assert_error(NotAudioError, upload, "<stream>")
 
 
 def _cut(path: Path, fraction: float = 0.5) -> Path:
@@ -266,6 +269,7 @@ def test_too_long_is_stopped_while_decoding_when_no_length_is_declared(tmp_path)
     _assert_error(AudioTooLongError, path, "long.mp3", "stopped decoding", max_duration=1.0)
     # Without the LAME tag the encoder delay and padding stay in: up to ~0.1 s more.
     assert len(audio.load(path, max_duration=None)) == pytest.approx(3 * SR, abs=0.12 * SR)
+    assert audio.duration(path) == pytest.approx(3.0, abs=0.12)  # counted from packets, not decoded
     # A header length is checked before any decoding.
     sf.write(tmp_path / "long.flac", chirp(SR, 3.0), SR)
     _assert_error(AudioTooLongError, tmp_path / "long.flac", "long.flac", "3.00 s", max_duration=2.5)

@@ -160,7 +160,7 @@ def info(source: Source, *, name: str | None = None) -> AudioInfo:
     with _Input(source, name) as audio:
         reader = _open_reader(audio)
         try:
-            frames = reader.frames if reader.frames is not None else reader.decode(None).shape[0]
+            frames = reader.frames if reader.frames is not None else reader.count_frames()
         finally:
             reader.close()
     if frames <= 0:
@@ -199,7 +199,9 @@ class _Input:
             self.path = str(path)
             size = stat.st_size
         elif hasattr(source, "read"):
-            self.label = name or str(getattr(source, "name", "<stream>"))
+            # Uploads (SpooledTemporaryFile) have name None or an int descriptor: say "<stream>".
+            own_name = getattr(source, "name", None)
+            self.label = name or (str(own_name) if isinstance(own_name, (str, os.PathLike)) else "<stream>")
             data = source.read()
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise TypeError(f"{self.label}: the file object must be opened in binary mode")
@@ -337,6 +339,23 @@ class _FFmpegReader:
 
     def check_length(self, max_duration: float | None) -> None:
         _check_header_length(self.label, self.frames, self.rate, max_duration)
+
+    def count_frames(self) -> int:
+        """The length of a stream that states none, from its packets' durations (no decoding)."""
+        import av
+
+        total = 0
+        try:
+            for packet in self._container.demux(self._stream):
+                if packet.size == 0:  # the flush packet at the end
+                    continue
+                if not packet.duration or not packet.time_base:
+                    self._container.seek(0)
+                    return self.decode(None).shape[0]
+                total += packet.duration * packet.time_base
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            raise _decoding_failed(self.label, self.kind, round(total * self.rate), self.rate, exc) from None
+        return round(total * self.rate)
 
     def decode(self, max_duration: float | None) -> np.ndarray:
         import av
