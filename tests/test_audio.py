@@ -16,6 +16,7 @@ import soundfile as sf
 
 from ser import audio
 from ser.audio import (
+    AudioError,
     AudioNotFoundError,
     AudioTooLongError,
     CorruptAudioError,
@@ -174,9 +175,6 @@ def _assert_error(kind: type, source, label: str, *fragments: str, **kwargs) -> 
     return info.value
 
 
-AudioError = audio.AudioError
-
-
 def test_missing_directory_and_empty(tmp_path):
     _assert_error(AudioNotFoundError, tmp_path / "nope.wav", "nope.wav", "no such file")
     _assert_error(AudioNotFoundError, tmp_path, str(tmp_path), "directory")
@@ -315,11 +313,14 @@ def test_ffmpeg_frames_scale_like_libsndfile(fmt, dtype, planar):
     np.testing.assert_allclose(out[:, 1], expected_right, atol=1e-7)
 
 
-@pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT"])
-def test_ffmpeg_and_libsndfile_agree_on_pcm(tmp_path, subtype):
-    stereo = np.stack([chirp(SR, 0.5), -0.3 * chirp(SR, 0.5)], axis=1)
+@pytest.mark.parametrize(
+    "subtype, channels",
+    [("PCM_U8", 2), ("PCM_16", 1), ("PCM_16", 2), ("PCM_16", 6), ("PCM_24", 2), ("PCM_32", 2), ("FLOAT", 2)],
+)
+def test_ffmpeg_and_libsndfile_agree_on_pcm(tmp_path, subtype, channels):
+    multichannel = np.stack([chirp(SR, 0.5) * (1 - 0.3 * c) * (-1) ** c for c in range(channels)], axis=1)
     path = tmp_path / "pcm.wav"
-    sf.write(path, stereo, SR, subtype=subtype)
+    sf.write(path, multichannel, SR, subtype=subtype)
     expected, _ = sf.read(path, dtype="float32", always_2d=True)
     with audio._Input(path, None) as source:
         reader = audio._FFmpegReader(source, "WAV")
@@ -333,3 +334,12 @@ def test_import_stays_light():
     code = "import sys, ser.audio; print(sorted({'torch', 'librosa', 'av', 'soundfile'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.corpora
+def test_real_corpus_clips_match_soundfile(datasets_dir):
+    for path in sorted((datasets_dir / "RAVDESS" / "Audio_Speech_Actors_01-24" / "Actor_01").glob("*.flac"))[:5]:
+        expected, rate = sf.read(path, dtype="float32")
+        assert rate == SR
+        np.testing.assert_array_equal(audio.load(path), expected)
+        assert audio.duration(path) == pytest.approx(len(expected) / SR)
