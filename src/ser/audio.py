@@ -224,13 +224,29 @@ class _Input:
 
     def open(self) -> str | BinaryIO:
         """What to hand a decoder: the path, or a fresh in-memory file."""
-        return self.path if self.path is not None else io.BytesIO(self.data)
+        return self.path if self.path is not None else _MemoryFile(self.data)
 
     def __enter__(self) -> _Input:
         return self
 
     def __exit__(self, *exc) -> None:
         self.data = None
+
+
+class _MemoryFile(io.BytesIO):
+    """BytesIO whose seek clamps a negative target to 0 instead of raising.
+
+    A damaged header can make libsndfile seek before the start; soundfile's callback would print
+    the ValueError to stderr ("Exception ignored from cffi callback") and return 0 anyway.
+    """
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        try:
+            return super().seek(offset, whence)
+        except ValueError:
+            if self.closed:
+                raise
+            return super().seek(0)
 
 
 class _SndfileReader:
@@ -317,6 +333,9 @@ class _FFmpegReader:
                 raise NotAudioError(self.label, "not an audio file (no audio stream in it)")
             raise NotAudioError(self.label, f"the {kind} file holds no audio stream")
         context = self._stream.codec_context
+        if context is None:  # FFmpeg has no decoder for this codec (or a damaged header names none)
+            self._container.close()
+            raise NotAudioError(self.label, f"the {self.kind} file holds audio in a codec we cannot decode")
         self.rate = int(context.sample_rate or 0)
         self.channels = int(context.channels or 0)
         if self.rate <= 0:
