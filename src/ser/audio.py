@@ -275,11 +275,7 @@ class _SndfileReader:
     def check_length(self, max_duration: float | None) -> None:
         _check_header_length(self.label, self.frames, self.rate, max_duration)
         if self.declared is not None and self.frames is not None and self.declared > self.frames:
-            raise CorruptAudioError(
-                self.label,
-                f"truncated: the {self.kind} header declares {_seconds(self.declared, self.rate)} "
-                f"of audio but the file holds only {_seconds(self.frames, self.rate)}",
-            )
+            raise _truncated(self.label, self.kind, self.declared, self.frames, self.rate, "is in the file")
 
     def decode(self, max_duration: float | None) -> np.ndarray:
         import soundfile as sf
@@ -295,11 +291,7 @@ class _SndfileReader:
             except (sf.LibsndfileError, RuntimeError) as exc:
                 raise _decoding_failed(self.label, self.kind, done, self.rate, exc) from None
             if read == 0:
-                raise CorruptAudioError(
-                    self.label,
-                    f"truncated: the {self.kind} header declares {_seconds(self.frames, self.rate)} "
-                    f"of audio but only {_seconds(done, self.rate)} decodes",
-                )
+                raise _truncated(self.label, self.kind, self.frames, done, self.rate, "decodes")
             done += read
         return out
 
@@ -341,9 +333,14 @@ class _FFmpegReader:
         if self.rate <= 0:
             self._container.close()
             raise CorruptAudioError(self.label, f"the {self.kind} audio stream states no sample rate")
-        self.frames = self._header_frames(audio.head)
+        self._declared_s = self._header_seconds(audio.head)
 
-    def _header_frames(self, head: bytes) -> int | None:
+    @property
+    def frames(self) -> int | None:
+        """The length the container declares, in frames at the decoded rate; None if it states none."""
+        return None if self._declared_s is None else round(self._declared_s * self.rate)
+
+    def _header_seconds(self, head: bytes) -> float | None:
         fmt = self._container.format.name
         if fmt not in self._EXACT_DURATION and not (fmt == "mp3" and _has_mp3_length_tag(head)):
             return None
@@ -354,7 +351,7 @@ class _FFmpegReader:
             seconds = self._container.duration / 1_000_000
         else:
             return None
-        return round(seconds * self.rate) if seconds > 0 else None
+        return seconds if seconds > 0 else None
 
     def check_length(self, max_duration: float | None) -> None:
         _check_header_length(self.label, self.frames, self.rate, max_duration)
@@ -384,7 +381,11 @@ class _FFmpegReader:
         done = 0
         try:
             for frame in self._container.decode(self._stream):
-                if frame.sample_rate != self.rate:
+                if not chunks:
+                    # The decoder has the last word: HE-AAC, for one, decodes at twice the header's rate.
+                    self.rate = frame.sample_rate
+                    limit = _frame_limit(max_duration, self.rate)
+                elif frame.sample_rate != self.rate:
                     raise CorruptAudioError(
                         self.label, f"the sample rate changes mid-stream ({self.rate} Hz to {frame.sample_rate} Hz)"
                     )
@@ -399,11 +400,7 @@ class _FFmpegReader:
         if self.frames is not None:
             allowed = max(_FFMPEG_SHORTFALL_S * self.rate, _FFMPEG_SHORTFALL_FRACTION * self.frames)
             if self.frames - done > allowed:
-                raise CorruptAudioError(
-                    self.label,
-                    f"truncated: the {self.kind} header declares {_seconds(self.frames, self.rate)} "
-                    f"of audio but only {_seconds(done, self.rate)} decodes",
-                )
+                raise _truncated(self.label, self.kind, self.frames, done, self.rate, "decodes")
         return np.concatenate(chunks) if chunks else np.zeros((0, max(self.channels, 1)), np.float32)
 
     def close(self) -> None:
@@ -539,6 +536,14 @@ def _check_decoded_length(label: str, done: int, rate: int, limit: int | None, m
         raise AudioTooLongError(
             label, f"the audio lasts more than the limit of {max_duration:g} s (stopped decoding at {_seconds(done, rate)})"
         )
+
+
+def _truncated(label: str, kind: str, declared: int, present: int, rate: int, where: str) -> CorruptAudioError:
+    return CorruptAudioError(
+        label,
+        f"truncated: the {kind} header declares {_seconds(declared, rate)} of audio but only "
+        f"{_seconds(present, rate)} {where}",
+    )
 
 
 def _decoding_failed(label: str, kind: str, done: int, rate: int, exc: Exception) -> CorruptAudioError:
