@@ -112,32 +112,30 @@ def format_table(rows: list[ClipRow]) -> str:
     """The rows as an aligned plain-text table (numbers right-aligned); a bad file's row says why."""
     header = ["file", "duration", "rate", "peak", "RMS", "true emotion", "actor", "gender"]
     right = {"duration", "rate", "peak", "RMS"}
-    cells = [header] + [
-        [
-            row.file,
-            f"{row.duration_s:.2f} s",
-            f"{row.sample_rate} Hz",
-            _dbfs_text(row.peak_dbfs),
-            _dbfs_text(row.rms_dbfs),
-            row.emotion or "-",
-            row.actor or "-",
-            row.gender or "-",
-        ]
-        for row in rows
-        if not row.error
-    ]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+    table = [(row, None if row.error else _cells(row)) for row in rows]
+    widths = [max([len(header[i])] + [len(c[i]) for _, c in table if c]) for i in range(len(header))]
     widths[0] = max([widths[0]] + [len(row.file) for row in rows])
-    lines = []
-    readable = iter(cells[1:])
-    for row in [None, *rows]:
-        if row is not None and row.error:
-            lines.append(f"{row.file.ljust(widths[0])}  error: {row.error}")
-            continue
-        line = header if row is None else next(readable)
-        text = "  ".join(c.rjust(w) if h in right else c.ljust(w) for h, c, w in zip(header, line, widths))
-        lines.append(text.rstrip())
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if h in right else v.ljust(w) for h, v, w in zip(header, values, widths)).rstrip()
+
+    lines = [line(header)]
+    for row, values in table:
+        lines.append(line(values) if values else f"{row.file.ljust(widths[0])}  error: {row.error}")
     return "\n".join(lines)
+
+
+def _cells(row: ClipRow) -> list[str]:
+    return [
+        row.file,
+        f"{row.duration_s:.2f} s",
+        f"{row.sample_rate} Hz",
+        _dbfs_text(row.peak_dbfs),
+        _dbfs_text(row.rms_dbfs),
+        row.emotion or "-",
+        row.actor or "-",
+        row.gender or "-",
+    ]
 
 
 def _dbfs_text(value: float | None) -> str:
