@@ -128,13 +128,38 @@ def _fmt_duration(value: float | None) -> str:
 
 
 def describe(rows: list[Utterance]) -> dict:
-    """Counts per corpus, emotion, speaker and gender, and the total duration in seconds."""
+    """Counts per corpus, emotion, speaker, gender and intensity, and durations in seconds.
+
+    Besides the flat counts, ``corpus_emotions`` is a corpus -> emotion -> count table,
+    ``corpus_speakers`` and ``corpus_duration_s`` give each corpus' speaker count and length,
+    ``speaker_info`` gives each speaker's corpus, gender, clip count and length, and
+    ``missing_duration`` counts rows whose duration is unknown (not in the totals).
+    """
     durations = [r.duration for r in rows if r.duration is not None]
+    corpus_emotions: dict[str, Counter] = {}
+    corpus_speakers: dict[str, set] = {}
+    corpus_duration: Counter = Counter()
+    speaker_info: dict[str, dict] = {}
+    for r in rows:
+        corpus_emotions.setdefault(r.corpus, Counter())[r.emotion or "(unlabelled)"] += 1
+        corpus_speakers.setdefault(r.corpus, set()).add(r.speaker)
+        corpus_duration[r.corpus] += r.duration or 0.0
+        info = speaker_info.setdefault(
+            r.speaker, {"corpus": r.corpus, "gender": r.gender, "utterances": 0, "duration_s": 0.0}
+        )
+        info["utterances"] += 1
+        info["duration_s"] += r.duration or 0.0
     return {
         "utterances": len(rows),
         "duration_s": float(sum(durations)),
+        "missing_duration": len(rows) - len(durations),
         "corpora": dict(Counter(r.corpus for r in rows)),
         "emotions": dict(Counter(r.emotion or "(unlabelled)" for r in rows)),
         "speakers": dict(Counter(r.speaker for r in rows)),
         "genders": dict(Counter(r.gender or "(unknown)" for r in rows)),
+        "intensities": dict(Counter(r.intensity or "(none)" for r in rows)),
+        "corpus_emotions": {c: dict(e) for c, e in corpus_emotions.items()},
+        "corpus_speakers": {c: len(s) for c, s in corpus_speakers.items()},
+        "corpus_duration_s": {c: float(d) for c, d in corpus_duration.items()},
+        "speaker_info": speaker_info,
     }
