@@ -28,6 +28,7 @@ from typing import Iterator, TextIO
 ORDER = 10
 STDIN = "-"
 SHORT_CLIP_S = 4.0  # `ser plot` draws bars up to this length and a timeline beyond
+BATCH_AUDIO_S = 600.0  # most audio (seconds) held in memory at once by `ser predict`
 
 
 def register(subparsers) -> None:
@@ -149,30 +150,27 @@ def run_predict(args: argparse.Namespace) -> int:
     top_k = args.top_k or (3 if args.format == "table" else len(recognizer.labels))
     writer_class = {"table": TableWriter, "json": JsonWriter, "csv": CsvWriter}[args.format]
 
-    failures = 0
+    failures, last = 0, None
     with _output(args.output) as stream, _progress(len(inputs), args.progress) as bar:
         writer = writer_class(stream, recognizer.labels, top_k, width=max(len(p) for p, _ in inputs), bar=bar)
         writer.start(args.timeline)
-        for start in range(0, len(inputs), args.batch_size):
-            batch = inputs[start : start + args.batch_size]
-            results = _predict_batch(recognizer, batch, args)
-            for (path, _), result in zip(batch, results):
-                if isinstance(result, AudioError):
-                    failures += 1
-                    writer.error(path, result)
-                elif args.timeline:
-                    writer.timeline(path, result)
-                else:
-                    writer.prediction(path, *result)
-            bar.update(len(batch))
+        for path, result in _results(recognizer, inputs, args):
+            if isinstance(result, AudioError):
+                failures += 1
+                writer.error(path, result)
+            elif args.timeline:
+                writer.timeline(path, result)
+            else:
+                writer.prediction(path, *result)
+            bar.update(1)
+            last = result
         writer.finish()
     if args.plot and not failures:
-        path = inputs[0][0]
-        result = results[0]
+        title = Path(inputs[0][0]).name
         if args.timeline:
-            plot_timeline(result, args.plot, title=Path(path).name)
+            plot_timeline(last, args.plot, title=title)
         else:
-            plot_prediction(result[0], args.plot, title=Path(path).name)
+            plot_prediction(last[0], args.plot, title=title)
     return 1 if failures else 0
 
 
@@ -201,30 +199,47 @@ def _source(path: str):
     return sys.stdin.buffer.read() if path == STDIN else path
 
 
-def _predict_batch(recognizer, batch: list[tuple[str, str | None]], args: argparse.Namespace) -> list:
-    """Per input: an AudioError, a Timeline (with --timeline), or (Prediction, warning or None)."""
+def _results(recognizer, inputs: list[tuple[str, str | None]], args: argparse.Namespace) -> Iterator[tuple[str, object]]:
+    """``(path, result)`` per input, in order; a result is an AudioError, a Timeline (with
+    --timeline) or ``(Prediction, warning or None)``.
+
+    Clips are predicted in batches of ``--batch-size``, or fewer when their audio adds up to
+    more than `BATCH_AUDIO_S`, so memory stays bounded however long the files are.
+    """
     from ser.audio import AudioError
     from ser.inference.timeline import build_timeline, speech_regions
 
-    signals: dict[int, object] = {}
-    results: list = [None] * len(batch)
-    for i, (path, problem) in enumerate(batch):
+    pending: list[tuple[str, object]] = []  # (path, signal or AudioError) awaiting prediction
+
+    def flush() -> Iterator[tuple[str, object]]:
+        signals = [signal for _, signal in pending if not isinstance(signal, AudioError)]
+        predictions = iter(recognizer.predict_signals(signals))
+        for path, signal in pending:
+            if isinstance(signal, AudioError):
+                yield path, signal
+            else:
+                # The model answers on any audio; say so when there is nothing to judge.
+                warning = None if speech_regions(signal) else "no speech detected; the label is a guess"
+                yield path, (next(predictions), warning)
+        pending.clear()
+
+    for path, problem in inputs:
         try:
             if problem:
                 raise AudioError(path, problem)
-            signals[i] = recognizer.load(_source(path), name="<stdin>" if path == STDIN else None)
+            signal = recognizer.load(_source(path), name="<stdin>" if path == STDIN else None)
         except AudioError as exc:
-            results[i] = exc
-    if args.timeline:
-        for i, signal in signals.items():
-            results[i] = build_timeline(recognizer.backend, signal, window=args.window, hop=args.hop, vad=args.vad)
-        return results
-    predictions = recognizer.predict_signals(list(signals.values()))
-    for (i, signal), prediction in zip(signals.items(), predictions):
-        # The model answers on any audio; say so when there is nothing to judge.
-        warning = None if speech_regions(signal) else "no speech detected; the label is a guess"
-        results[i] = (prediction, warning)
-    return results
+            signal = exc
+        if args.timeline:
+            if not isinstance(signal, AudioError):
+                signal = build_timeline(recognizer.backend, signal, window=args.window, hop=args.hop, vad=args.vad)
+            yield path, signal
+            continue
+        pending.append((path, signal))
+        audio_s = sum(x.shape[0] for _, x in pending if not isinstance(x, AudioError)) / 16000
+        if len(pending) >= args.batch_size or audio_s > BATCH_AUDIO_S:
+            yield from flush()
+    yield from flush()
 
 
 # ---------------------------------------------------------------------------------------------
