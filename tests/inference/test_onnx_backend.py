@@ -45,6 +45,8 @@ def test_matches_direct_onnx_run(tiny_model_dir):
         (lambda d: write_config(d, sample_rate=8000), "sample_rate must be 16000"),
         (lambda d: write_config(d, onnx={"file": "model.onnx", "input": "x", "output": "logits"}), "no input named 'x'"),
         (lambda d: write_config(d, frontend={"kind": "mfcc"}), "unknown front end"),
+        (lambda d: write_config(d, max_frames="3000"), "'max_frames' must be a number"),
+        (lambda d: write_config(d, max_frames=0), "must be positive"),
     ],
 )
 def test_model_errors(model_copy, breakage, message):

@@ -69,7 +69,7 @@ def register(subparsers) -> None:
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="PATH", default=os.environ.get("SER_MODEL"), help="model folder (default: $SER_MODEL or the shipped model)")
     parser.add_argument(
-        "--max-duration", type=float, metavar="SECONDS", default=float(os.environ.get("SER_MAX_DURATION", 3 * 3600)),
+        "--max-duration", type=_positive_float, metavar="SECONDS", default=None,
         help="refuse audio longer than this (default: $SER_MAX_DURATION or 3 hours)",
     )
 
@@ -190,9 +190,17 @@ def run_plot(args: argparse.Namespace) -> int:
 
 
 def _recognizer(args: argparse.Namespace):
+    from ser.audio import DEFAULT_MAX_DURATION_S
+    from ser.errors import SerError
     from ser.inference.recognizer import Recognizer
 
-    return Recognizer.from_pretrained(args.model, max_duration=args.max_duration)
+    max_duration = args.max_duration
+    if max_duration is None:
+        try:
+            max_duration = float(os.environ.get("SER_MAX_DURATION", DEFAULT_MAX_DURATION_S))
+        except ValueError:
+            raise SerError(f"SER_MAX_DURATION must be a number of seconds, got {os.environ['SER_MAX_DURATION']!r}") from None
+    return Recognizer.from_pretrained(args.model, max_duration=max_duration)
 
 
 def _source(path: str):

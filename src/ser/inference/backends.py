@@ -62,8 +62,13 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
         raise ModelError(f"{config_path}: 'labels' must be a list of at least two non-empty names")
     if len(set(labels)) != len(labels):
         raise ModelError(f"{config_path}: 'labels' holds duplicates")
-    if int(config.get("sample_rate", SAMPLE_RATE)) != SAMPLE_RATE:
+    for key, kind in (("sample_rate", int), ("max_frames", int), ("min_samples", int), ("temperature", (int, float))):
+        if key in config and (not isinstance(config[key], kind) or isinstance(config[key], bool)):
+            raise ModelError(f"{config_path}: {key!r} must be a number, got {config[key]!r}")
+    if config.get("sample_rate", SAMPLE_RATE) != SAMPLE_RATE:
         raise ModelError(f"{config_path}: sample_rate must be {SAMPLE_RATE}, got {config.get('sample_rate')}")
+    if config.get("max_frames", 3000) < 1 or config.get("temperature", 1.0) <= 0:
+        raise ModelError(f"{config_path}: max_frames and temperature must be positive")
     return config
 
 
@@ -135,8 +140,6 @@ class OnnxBackend:
         if frontend.get("kind") != "whisper_logmel":
             raise ModelError(f"{self.directory}: unknown front end {frontend.get('kind')!r} (expected 'whisper_logmel')")
         self.n_mels = int(frontend.get("n_mels", 80))
-        if self.temperature <= 0:
-            raise ModelError(f"{self.directory}: temperature must be positive, got {self.temperature}")
 
         onnx = config.get("onnx") or {}
         model_file = self.directory / str(onnx.get("file", "model.onnx"))
