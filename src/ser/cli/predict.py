@@ -35,8 +35,12 @@ def register(subparsers) -> None:
     predict = subparsers.add_parser(
         "predict",
         help="predict the emotion of audio files (or over time with --timeline)",
-        description="Predict the emotion of audio files, folders (recursively) or glob patterns; "
-        "'-' reads one file from stdin. Exit status: 0 all predicted, 1 some inputs failed, 2 usage or model error.",
+        description="Predict the emotion of audio files, folders (recursively) or glob patterns;\n"
+        "'-' reads one file from stdin.\n"
+        "Exit status: 0 all predicted, 1 some inputs failed, 2 usage or model error.",
+        epilog="examples:\n  ser predict call.wav\n  ser predict calls/ --format json -o results.jsonl\n"
+        "  ser predict 'calls/**/*.mp3' --format csv\n  ser predict interview.wav --timeline --plot interview.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     predict.add_argument("inputs", nargs="+", metavar="PATH", help="audio files, folders or glob patterns")
     _add_model_options(predict)
@@ -48,8 +52,8 @@ def register(subparsers) -> None:
         "--progress", action=argparse.BooleanOptionalAction, default=None,
         help="progress bar on stderr (default: when stderr is a terminal and there are more than 10 inputs)",
     )
-    _add_timeline_options(predict)
     predict.add_argument("--timeline", action="store_true", help="emotion over time: one row per segment, then a summary")
+    _add_timeline_options(predict)
     predict.add_argument("--plot", metavar="PNG", help="also draw the result of the (single) input into PNG")
     predict.set_defaults(func=run_predict)
 
