@@ -113,18 +113,21 @@ def test_summary_uses_mean_scores_where_windows_overlap():
     assert summary["speech_s"] == pytest.approx(3.0)
 
 
+# Clips of known emotions from different actors; actor 20's calm clip is ~35 dB quieter than
+# the angry one, the case a detector relative to the loudest voice must still catch.
+RAVDESS_CLIPS = ["Actor_01/03-01-05-02-01-01-01", "Actor_20/03-01-02-01-02-01-20", "Actor_04/03-01-04-02-02-01-04"]
+
+
 @pytest.mark.corpora
 def test_segments_real_clips_separated_by_silence(recognizer, datasets_dir):
     from ser.audio import load
 
-    actor = datasets_dir / "RAVDESS" / "Audio_Speech_Actors_01-24" / "Actor_01"
-    # angry (05), sad (04), happy (03), strong intensity: clips of known emotions.
-    names = ["03-01-05-02-01-01-01", "03-01-04-02-02-01-01", "03-01-03-02-01-02-01"]
+    root = datasets_dir / "RAVDESS" / "Audio_Speech_Actors_01-24"
     clips = []
-    for name in names:
-        found = sorted(actor.glob(f"{name}.*"))
+    for name in RAVDESS_CLIPS:
+        found = sorted(root.glob(f"{name}.*"))
         if not found:
-            pytest.skip(f"{name} not in {actor}")
+            pytest.skip(f"{name} not in {root}")
         clips.append(load(found[0]))
     gap = np.zeros(2 * SR, np.float32)
     pieces, clip_spans, gap_spans, t = [], [], [], 0.0
@@ -140,14 +143,14 @@ def test_segments_real_clips_separated_by_silence(recognizer, datasets_dir):
 
     speech = [s for s in timeline.segments if s.kind == "speech"]
     silence = [s for s in timeline.segments if s.kind == "silence"]
+    pad = 0.1 + 0.02  # segments are widened by 0.1 s; a clip may start or end on speech
     for start, end in clip_spans:
-        inside = [s for s in speech if start <= s.start_s and s.end_s <= end]
-        assert inside, f"no speech found in the clip at {start:.2f}-{end:.2f} s"
-        assert sum(s.duration_s for s in inside) > 0.8
-    # Every speech segment lies within one clip; every gap lies within one silence segment.
+        inside = [s for s in speech if start - pad <= s.start_s and s.end_s <= end + pad]
+        assert sum(s.duration_s for s in inside) > 0.8, f"no speech found in the clip at {start:.2f}-{end:.2f} s"
+    # Every speech segment lies within one clip; the middle of every gap is silence.
     for s in speech:
-        assert any(start <= s.start_s and s.end_s <= end for start, end in clip_spans), s
+        assert any(start - pad <= s.start_s and s.end_s <= end + pad for start, end in clip_spans), s
     for start, end in gap_spans:
-        assert any(s.start_s <= start and end <= s.end_s for s in silence), (start, end)
+        assert any(s.start_s <= start + pad and end - pad <= s.end_s for s in silence), (start, end)
     summary = timeline.summary()
     assert 0.4 < summary["silence_share"] < 0.9

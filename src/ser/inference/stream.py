@@ -68,7 +68,7 @@ class Stream:
         sr: int = SAMPLE_RATE,
         window: float = 2.0,
         hop: float = 1.0,
-        threshold_db: float = 35.0,
+        threshold_db: float = 45.0,
         floor_db: float = -70.0,
     ):
         if window <= 0 or hop <= 0:

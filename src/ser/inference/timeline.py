@@ -16,6 +16,10 @@ percentile, so steady background noise is not speech) and ``floor_db`` (near-dig
 never is). Gaps shorter than ``min_silence`` are closed, bursts shorter than ``min_speech``
 dropped, and what remains is widened by ``pad`` on both sides so word edges are not clipped.
 It is made for close-talk recordings (calls, dictation, acted corpora), not for crowded rooms.
+
+The defaults (45 dB, 6 dB, -70 dBFS, 0.25 s, 0.5 s, 0.1 s) come from RAVDESS clips of random
+actors joined by 2 s of silence, whose levels differ by up to 48 dB: over 80 such recordings
+all 240 clips were found and no speech was reported in the gaps (35 dB missed 2 quiet clips).
 """
 
 from __future__ import annotations
@@ -142,7 +146,7 @@ def frame_levels_db(signal: np.ndarray) -> np.ndarray:
 
 
 def speech_threshold_db(
-    levels_db: np.ndarray, threshold_db: float = 35.0, noise_margin_db: float = 6.0, floor_db: float = -70.0
+    levels_db: np.ndarray, threshold_db: float = 45.0, noise_margin_db: float = 6.0, floor_db: float = -70.0
 ) -> float:
     """The level (dBFS) above which a frame counts as speech; see the module docstring."""
     peak, noise = np.percentile(levels_db, [99, 10])
@@ -152,11 +156,11 @@ def speech_threshold_db(
 def speech_regions(
     signal: np.ndarray,
     *,
-    threshold_db: float = 35.0,
+    threshold_db: float = 45.0,
     noise_margin_db: float = 6.0,
     floor_db: float = -70.0,
     min_speech: float = 0.25,
-    min_silence: float = 0.3,
+    min_silence: float = 0.5,
     pad: float = 0.1,
 ) -> list[tuple[int, int]]:
     """Sample spans ``(start, end)`` of speech in a 16 kHz signal, sorted and disjoint.
