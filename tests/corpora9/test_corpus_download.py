@@ -236,7 +236,7 @@ def test_licence_must_be_accepted(tmp_path, server, emovdb_small, capsys):
 
 
 def test_registration_only_corpora_say_where_to_go(tmp_path, capsys):
-    for corpus, where in (("savee", "kahlan.eps.surrey.ac.uk"), ("esd", "HLTSingapore"), ("jl", "kaggle")):
+    for corpus, where in (("savee", "kahlan.eps.surrey.ac.uk"), ("esd", "HLTSingapore"), ("jl", "kaggle"), ("iemocap", "sail.usc.edu")):
         assert main(["data", "download", corpus, str(tmp_path)]) == 1
         assert where in capsys.readouterr().out
     with pytest.raises(DownloadError, match="no download known"):
@@ -245,7 +245,7 @@ def test_registration_only_corpora_say_where_to_go(tmp_path, capsys):
 
 def test_sources_are_well_formed():
     for name, source in dl.SOURCES.items():
-        assert source.corpus == name and source.archives and source.licence
+        assert source.corpus == name and (source.archives or source.files) and source.licence
         filenames = [a.filename for a in source.archives]
         assert len(set(filenames)) == len(filenames)
         for archive in source.archives:
@@ -253,3 +253,46 @@ def test_sources_are_well_formed():
             assert archive.filename.endswith((".zip", ".tar.gz"))
     assert len(dl.SOURCES["emovdb"].archives) == 18
     assert dl.SOURCES["ravdess"].non_commercial and dl.SOURCES["tess"].non_commercial
+
+
+@pytest.fixture
+def cremad_small(tmp_path, server):
+    """A GitHub tree listing and three CREMA-D clips served the way the LFS raw endpoint serves them."""
+    import json
+
+    wav = _wav_bytes(tmp_path)
+    clips = ["AudioWAV/1001_DFA_ANG_XX.wav", "AudioWAV/1001_IEO_HAP_HI.wav", "AudioWAV/1091_WSI_SAD_XX.wav"]
+    tree = [{"path": p, "type": "blob"} for p in clips]
+    tree += [{"path": "AudioWAV", "type": "tree"}, {"path": "VideoFlash/1001_DFA_ANG_XX.flv", "type": "blob"}]
+    server.files["CREMA-D-tree.json"] = json.dumps({"tree": tree, "truncated": False}).encode()
+    server.files.update({p: wav for p in clips})
+    server.files["VideoDemographics.csv"] = b"ActorID,Age,Sex,Race,Ethnicity\n1001,51,Male,Caucasian,Not Hispanic\n"
+    return clips
+
+
+def test_cremad_file_by_file_with_resume(tmp_path, server, cremad_small):
+    dest = tmp_path / "data"
+    server.drop_once.add("AudioWAV/1001_IEO_HAP_HI.wav")
+    with pytest.raises(DownloadError, match="resume"):
+        download("cremad", dest, accept_licence=True, mirror=server.url, progress=False, retries=0)
+    assert not (dest / "CREMA-D").exists()  # nothing in place until every file is there
+
+    report = download("cremad", dest, accept_licence=True, mirror=server.url, progress=False, retries=0)
+    got = [name for name, _ in server.requests]
+    assert got.count("AudioWAV/1001_DFA_ANG_XX.wav") == 1  # finished files are not fetched again
+    assert any(n == "AudioWAV/1001_IEO_HAP_HI.wav" and r and r.startswith("bytes=") for n, r in server.requests)
+    assert "VideoFlash/1001_DFA_ANG_XX.flv" not in got
+    root = dest / "CREMA-D"
+    assert report.root == root and report.audio_files == 3
+    assert (root / "VideoDemographics.csv").is_file()
+    assert sorted(p.name for p in (root / "AudioWAV").iterdir()) == [
+        "1001_DFA_ANG_XX.wav", "1001_IEO_HAP_HI.wav", "1091_WSI_SAD_XX.wav",
+    ]  # fmt: skip
+    again = download("cremad", dest, accept_licence=True, mirror=server.url, progress=False)
+    assert again.fetched == [] and again.reused == ["CREMA-D"]
+
+
+def test_cremad_lfs_pointer_instead_of_audio_is_caught(tmp_path, server, cremad_small):
+    server.files["AudioWAV/1091_WSI_SAD_XX.wav"] = b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\n"
+    with pytest.raises(DownloadError, match="not a WAV file"):
+        download("cremad", tmp_path / "d", accept_licence=True, mirror=server.url, progress=False)

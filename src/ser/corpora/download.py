@@ -73,6 +73,22 @@ class Archive:
 
 
 @dataclass(frozen=True)
+class FileSet:
+    """Many files fetched one by one into ``DIR/<into>`` (a Git LFS repository has no archive).
+
+    The file list comes from a GitHub tree listing (JSON); each path matching `select` is
+    fetched from ``raw_base + path``, as are `extra_paths`.
+    """
+
+    listing_url: str
+    listing_filename: str  # the listing's name under a mirror
+    raw_base: str
+    select: str  # regular expression over repository paths
+    into: str
+    extra_paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Source:
     """Where a corpus comes from, under which licence, and what it unpacks to."""
 
@@ -84,6 +100,7 @@ class Source:
     index_root: str  # folder under DIR to pass to ``ser data index``
     expected_audio: int | None = None  # audio files the full corpus holds
     note: str = ""
+    files: FileSet | None = None  # for corpora published file by file
 
     @property
     def non_commercial(self) -> bool:
@@ -218,16 +235,30 @@ SOURCES: dict[str, Source] = {
             index_root="EmoV-DB",
             note="18 archives, one per speaker and style; OpenSLR publishes no checksums",
         ),
+        Source(
+            corpus="cremad",
+            title="CREMA-D audio (Cao et al. 2014)",
+            licence="Open Database License (ODbL) 1.0; contents under the Database Contents License",
+            homepage="https://github.com/CheyneyComputerScience/CREMA-D",
+            archives=(),
+            files=FileSet(
+                listing_url="https://api.github.com/repos/CheyneyComputerScience/CREMA-D/git/trees/master?recursive=1",
+                listing_filename="CREMA-D-tree.json",
+                # github.com/<repo>/raw/ resolves Git LFS pointers to the audio itself
+                raw_base="https://github.com/CheyneyComputerScience/CREMA-D/raw/master/",
+                select=r"AudioWAV/[^/]+\.wav",
+                into="CREMA-D",
+                extra_paths=("VideoDemographics.csv",),
+            ),
+            index_root="CREMA-D",
+            expected_audio=7442,
+            note="7442 WAV files fetched one by one from Git LFS (about 600 MB); no checksums published",
+        ),
     )
 }
 
 # Corpora that need a registration or a login: where and how to get them.
 MANUAL: dict[str, str] = {
-    "cremad": (
-        "CREMA-D audio lives in Git LFS at https://github.com/CheyneyComputerScience/CREMA-D (ODbL).\n"
-        "  git lfs install && git clone https://github.com/CheyneyComputerScience/CREMA-D.git\n"
-        "then: ser data index cremad CREMA-D -o manifest.csv  (reads AudioWAV/ and VideoDemographics.csv)"
-    ),
     "savee": (
         "SAVEE needs a (free, research-only) registration at http://kahlan.eps.surrey.ac.uk/savee/ ;\n"
         "download AudioData.zip with the password you are sent, unzip it, then:\n"
@@ -332,6 +363,9 @@ def download(
         if not keep_archives:
             path.unlink(missing_ok=True)
         report.fetched.append(archive.filename)
+    if source.files is not None:
+        fetched = _download_fileset(source.files, dest, state, mirror, progress, retries, retry_wait_s, timeout_s)
+        (report.fetched if fetched else report.reused).append(source.files.into)
     report.audio_files = len(find_audio(report.root)) if report.root.is_dir() else 0
     if report.audio_files == 0:
         raise DownloadError(f"{report.root}: the archives unpacked but hold no audio files; the source may have changed")
@@ -340,6 +374,59 @@ def download(
             f"found {report.audio_files} audio files where {source.corpus} has {source.expected_audio}"
         )
     return report
+
+
+def _download_fileset(files: FileSet, dest, state, mirror, progress, retries, retry_wait_s, timeout_s) -> bool:
+    """Fetch every file of `files` (resuming: finished files are kept), then move them into place.
+
+    Returns False when a finished earlier download made this a no-op.
+    """
+    target = dest / files.into
+    marker = state / (files.into.replace("/", "__") + ".done.json")
+    if marker.is_file() and target.is_dir():
+        return False
+    if target.exists():
+        raise DownloadError(f"{target} exists but was not made by a finished download; move it away or choose another folder")
+    base = f"{mirror.rstrip('/')}/" if mirror else files.raw_base
+    listing = state / files.listing_filename
+    if not listing.is_file():
+        part = state / (files.listing_filename + ".part")
+        url = f"{base}{files.listing_filename}" if mirror else files.listing_url
+        _fetch_with_retries(url, part, Archive(url, files.listing_filename, ""), False, retries, retry_wait_s, timeout_s)
+        os.replace(part, listing)
+    try:
+        tree = json.loads(listing.read_text(encoding="utf-8"))
+        paths = [e["path"] for e in tree["tree"] if e.get("type") == "blob" and re.fullmatch(files.select, e["path"])]
+    except (ValueError, KeyError, TypeError) as exc:
+        listing.unlink()
+        raise DownloadError(f"{files.listing_filename}: not a repository listing ({exc}); it was deleted, run again") from None
+    if tree.get("truncated"):
+        raise DownloadError(f"{files.listing_filename}: the listing is truncated; cannot tell which files to fetch")
+    if not paths:
+        raise DownloadError(f"{files.listing_filename}: no file matches {files.select!r}; the repository may have changed")
+    work = state / (files.into.replace("/", "__") + ".files")
+    with _progress_bar(files.into, len(paths) + len(files.extra_paths), 0, progress, unit="files") as bar:
+        for path in (*paths, *files.extra_paths):
+            out = work / path
+            if not out.is_file():  # under its final name a file is complete and checked
+                out.parent.mkdir(parents=True, exist_ok=True)
+                part = out.with_name(out.name + ".part")
+                url = base + path
+                _fetch_with_retries(url, part, Archive(url, path, ""), False, retries, retry_wait_s, timeout_s)
+                if path.lower().endswith(".wav"):
+                    with part.open("rb") as f:
+                        head = f.read(12)
+                    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                        part.unlink()
+                        raise DownloadError(
+                            f"{path}: not a WAV file (a Git LFS pointer or an error page?); it was deleted, run again"
+                        )
+                os.replace(part, out)
+            bar(1)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(work, target)
+    marker.write_text(json.dumps({"url": files.listing_url, "files": len(paths) + len(files.extra_paths)}))
+    return True
 
 
 def _fetch_with_retries(url, part, archive, progress, retries, retry_wait_s, timeout_s) -> None:
@@ -407,8 +494,8 @@ def _fetch(url: str, part: Path, expected_size: int | None, progress: bool, time
 class _progress_bar:
     """tqdm on stderr when installed, else a plain percentage line; a no-op when disabled."""
 
-    def __init__(self, name: str, total: int | None, initial: int, enabled: bool):
-        self.name, self.total, self.done, self.enabled = name, total, initial, enabled
+    def __init__(self, name: str, total: int | None, initial: int, enabled: bool, unit: str = "B"):
+        self.name, self.total, self.done, self.enabled, self.unit = name, total, initial, enabled, unit
         self._tqdm = None
         self._last = -1
 
@@ -418,7 +505,12 @@ class _progress_bar:
                 from tqdm import tqdm
 
                 self._tqdm = tqdm(
-                    total=self.total, initial=self.done, unit="B", unit_scale=True, desc=self.name, file=sys.stderr
+                    total=self.total,
+                    initial=self.done,
+                    unit=self.unit,
+                    unit_scale=self.unit == "B",
+                    desc=self.name,
+                    file=sys.stderr,
                 )
             except ImportError:
                 self._tqdm = None
@@ -434,7 +526,8 @@ class _progress_bar:
             percent = int(100 * self.done / self.total)
             if percent != self._last:
                 self._last = percent
-                print(f"\r{self.name}: {percent:3d}% of {self.total / 1e6:.1f} MB", end="", file=sys.stderr)
+                size = f"{self.total / 1e6:.1f} MB" if self.unit == "B" else f"{self.total} {self.unit}"
+                print(f"\r{self.name}: {percent:3d}% of {size}", end="", file=sys.stderr)
 
     def __exit__(self, *exc) -> None:
         if self._tqdm is not None:
