@@ -479,7 +479,7 @@ def _fetch(url: str, part: Path, expected_size: int | None, progress: bool, time
         length = response.headers.get("Content-Length")
         total = offset + int(length) if length and length.isdigit() else expected_size
         received = offset
-        with part.open(mode) as out, _progress_bar(part.name, total, offset, progress) as bar:
+        with part.open(mode) as out, _progress_bar(part.name.removesuffix(".part"), total, offset, progress) as bar:
             try:
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
