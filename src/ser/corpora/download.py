@@ -368,7 +368,9 @@ def download(
         (report.fetched if fetched else report.reused).append(source.files.into)
     report.audio_files = len(find_audio(report.root)) if report.root.is_dir() else 0
     if report.audio_files == 0:
-        raise DownloadError(f"{report.root}: the archives unpacked but hold no audio files; the source may have changed")
+        raise DownloadError(
+            f"{report.root}: the archives unpacked but hold no audio files; the source may have changed"
+        )
     if source.expected_audio and report.audio_files != source.expected_audio:
         report.warnings.append(
             f"found {report.audio_files} audio files where {source.corpus} has {source.expected_audio}"
@@ -386,24 +388,31 @@ def _download_fileset(files: FileSet, dest, state, mirror, progress, retries, re
     if marker.is_file() and target.is_dir():
         return False
     if target.exists():
-        raise DownloadError(f"{target} exists but was not made by a finished download; move it away or choose another folder")
+        raise DownloadError(
+            f"{target} exists but was not made by a finished download; move it away or choose another folder"
+        )
     base = f"{mirror.rstrip('/')}/" if mirror else files.raw_base
     listing = state / files.listing_filename
     if not listing.is_file():
         part = state / (files.listing_filename + ".part")
         url = f"{base}{files.listing_filename}" if mirror else files.listing_url
-        _fetch_with_retries(url, part, Archive(url, files.listing_filename, ""), False, retries, retry_wait_s, timeout_s)
+        listing_archive = Archive(url, files.listing_filename, "")
+        _fetch_with_retries(url, part, listing_archive, False, retries, retry_wait_s, timeout_s)
         os.replace(part, listing)
     try:
         tree = json.loads(listing.read_text(encoding="utf-8"))
         paths = [e["path"] for e in tree["tree"] if e.get("type") == "blob" and re.fullmatch(files.select, e["path"])]
     except (ValueError, KeyError, TypeError) as exc:
         listing.unlink()
-        raise DownloadError(f"{files.listing_filename}: not a repository listing ({exc}); it was deleted, run again") from None
+        raise DownloadError(
+            f"{files.listing_filename}: not a repository listing ({exc}); it was deleted, run again"
+        ) from None
     if tree.get("truncated"):
         raise DownloadError(f"{files.listing_filename}: the listing is truncated; cannot tell which files to fetch")
     if not paths:
-        raise DownloadError(f"{files.listing_filename}: no file matches {files.select!r}; the repository may have changed")
+        raise DownloadError(
+            f"{files.listing_filename}: no file matches {files.select!r}; the repository may have changed"
+        )
     work = state / (files.into.replace("/", "__") + ".files")
     with _progress_bar(files.into, len(paths) + len(files.extra_paths), 0, progress, unit="files") as bar:
         for path in (*paths, *files.extra_paths):
@@ -583,7 +592,9 @@ def _extract(path: Path, target: Path, state: Path) -> int:
 def _check_member_name(archive: Path, name: str) -> None:
     posix = name.replace("\\", "/")
     if posix.startswith("/") or re.match(r"^[A-Za-z]:", posix) or ".." in PurePosixPath(posix).parts:
-        raise UnsafeArchive(f"{archive.name}: member {name!r} would be written outside the folder; refusing the archive")
+        raise UnsafeArchive(
+            f"{archive.name}: member {name!r} would be written outside the folder; refusing the archive"
+        )
 
 
 def _extract_zip(path: Path, tmp: Path) -> int:
@@ -593,7 +604,9 @@ def _extract_zip(path: Path, tmp: Path) -> int:
             for info in members:
                 _check_member_name(path, info.filename)
                 if stat.S_ISLNK(info.external_attr >> 16):
-                    raise UnsafeArchive(f"{path.name}: member {info.filename!r} is a symbolic link; refusing the archive")
+                    raise UnsafeArchive(
+                        f"{path.name}: member {info.filename!r} is a symbolic link; refusing the archive"
+                    )
             zf.extractall(tmp)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
         path.unlink(missing_ok=True)
@@ -616,7 +629,9 @@ def _extract_tar(path: Path, tmp: Path) -> int:
                             "refusing the archive"
                         )
                 elif not (member.isfile() or member.isdir()):
-                    raise UnsafeArchive(f"{path.name}: member {member.name!r} is a device or pipe; refusing the archive")
+                    raise UnsafeArchive(
+                        f"{path.name}: member {member.name!r} is a device or pipe; refusing the archive"
+                    )
             if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: the library's own check as well
                 tar.extractall(tmp, members=members, filter="data")
             else:  # pragma: no cover
