@@ -49,7 +49,9 @@ KNOWN = {e: e for e in EMOTIONS} | {
 # Only values whose meaning is obvious; anything else leaves gender unknown.
 _GENDERS = {
     "female": ("f", "female", "fem", "woman", "women", "w", "wanita", "perempuan", "weiblich", "femme", "mujer"),
-    "male": ("m", "male", "man", "men", "pria", "laki", "laki-laki", "lelaki", "mannlich", "männlich", "homme", "hombre"),
+    "male": (
+        "m", "male", "man", "men", "pria", "laki", "laki-laki", "lelaki", "mannlich", "männlich", "homme", "hombre",
+    ),  # fmt: skip
 }
 GENDER_ALIASES = {alias: gender for gender, aliases in _GENDERS.items() for alias in aliases}
 
