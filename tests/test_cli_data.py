@@ -240,3 +240,15 @@ def test_index_csv_with_column_names_and_corpus_name(tmp_path):
     rows = read_manifest(out)
     assert [(r.corpus, r.language, r.emotion) for r in rows] == [("indo", "id", "angry"), ("indo", "id", "sad")]
     assert main(["data", "index", "ravdess", str(tmp_path), "-o", str(out), "--column", "path=x"]) == 2
+
+
+def test_index_pattern_with_regex_and_map(tmp_path):
+    for name in ("1_05420_sedih_no_data.wav", "2_07910_jijik_tinggi.wav", "test544.wav"):
+        sf.write(tmp_path / name, np.zeros(1600, dtype=np.float32), 16000)
+    out = tmp_path / "m.csv"
+    regex = r"(?:(?P<speaker>\d+)_\d+_(?P<label>[a-z]+)_(?P<intensity>[a-z_]+)|test\d+)"
+    argv = ["data", "index", "pattern", str(tmp_path), "-o", str(out), "--regex", regex,
+            "--name", "indo", "--language", "id", "--map", "sedih=sad,jijik=disgust"]
+    assert main(argv) == 0
+    emotions = sorted(r.emotion for r in read_manifest(out))
+    assert emotions == ["", "disgust", "sad"]

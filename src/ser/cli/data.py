@@ -49,6 +49,7 @@ def register(subparsers) -> None:
         help="csv: which column holds a field, e.g. --column path=file --column label=emotion "
         "(fields: path, label, speaker, gender, language, text)",
     )
+    p.add_argument("--speech-only", action="store_true", help="asvp: leave out non-speech clips")
     p.set_defaults(func=_index)
 
     p = sub.add_parser("stats", help="tables of a manifest: corpora, emotions, speakers, genders, hours")
@@ -113,6 +114,10 @@ def _index(args) -> int:
             raise SerError(f"{flag} is for the {', '.join(generic)} readers, not {args.corpus}")
         if value:
             options[key] = value
+    if args.speech_only:
+        if args.corpus != "asvp":
+            raise SerError(f"--speech-only is for the asvp reader, not {args.corpus}")
+        options["speech_only"] = True
     if args.column:
         if args.corpus != "csv":
             raise SerError(f"--column is for the csv reader, not {args.corpus}")

@@ -1,0 +1,644 @@
+"""Download a public corpus, verify it and unpack it, safely and resumably (``ser data download``).
+
+    >>> from ser.corpora.download import download
+    >>> report = download("emodb", "data", accept_licence=True)
+    >>> report.index_command
+    'ser data index emodb data/EmoDB -o manifest.csv'
+
+Every corpus with a stable public download has a `Source`: its archives (URL, file name, and the
+checksum and size where the publisher gives them), its licence, and the folder to index. Each
+archive is fetched into ``DIR/.ser-download/<name>.part`` with HTTP Range requests, so an
+interrupted transfer resumes where it stopped; it is then checked (size and checksum where
+published; for every archive, that it opens and reads whole) and unpacked into a temporary folder
+inside DIR that is renamed into place only when complete. Members that would land outside DIR
+(``../``, absolute paths, links pointing out) make the whole archive refused. A marker file per
+archive makes a second call a no-op. Corpora that need a registration are in `MANUAL`, with where
+and how to get them.
+
+Only the standard library touches the network (urllib); ``--mirror URL`` or ``SER_DOWNLOAD_BASE``
+replaces every URL by ``<mirror>/<archive file name>`` (tests serve archives from 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import shlex
+import shutil
+import stat
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from ser.corpora.base import find_audio
+from ser.errors import SerError
+
+MIRROR_ENV = "SER_DOWNLOAD_BASE"
+_STATE_DIR = ".ser-download"
+_CHUNK = 1 << 20
+
+
+class DownloadError(SerError):
+    """A download, its verification or its unpacking failed; the message says what to do."""
+
+
+class LicenceNotAccepted(DownloadError):
+    """The corpus' licence must be accepted (``--accept-licence``) before downloading."""
+
+
+class UnsafeArchive(DownloadError):
+    """An archive member would be written outside the target folder."""
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One file to fetch and unpack into ``DIR/<into>``."""
+
+    url: str
+    filename: str
+    into: str  # folder under DIR that receives the archive's content
+    md5: str = ""
+    sha256: str = ""
+    size: int | None = None  # exact bytes, where the publisher states them
+    size_note: str = ""  # what the publisher says about the size, for the user
+
+
+@dataclass(frozen=True)
+class FileSet:
+    """Many files fetched one by one into ``DIR/<into>`` (a Git LFS repository has no archive).
+
+    The file list comes from a GitHub tree listing (JSON); each path matching `select` is
+    fetched from ``raw_base + path``, as are `extra_paths`.
+    """
+
+    listing_url: str
+    listing_filename: str  # the listing's name under a mirror
+    raw_base: str
+    select: str  # regular expression over repository paths
+    into: str
+    extra_paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a corpus comes from, under which licence, and what it unpacks to."""
+
+    corpus: str
+    title: str
+    licence: str
+    homepage: str
+    archives: tuple[Archive, ...]
+    index_root: str  # folder under DIR to pass to ``ser data index``
+    expected_audio: int | None = None  # audio files the full corpus holds
+    note: str = ""
+    files: FileSet | None = None  # for corpora published file by file
+
+    @property
+    def non_commercial(self) -> bool:
+        return is_non_commercial(self.licence)
+
+
+@dataclass
+class DownloadReport:
+    """What `download` did."""
+
+    corpus: str
+    root: Path  # the folder to index
+    fetched: list[str] = field(default_factory=list)  # archive names downloaded now
+    reused: list[str] = field(default_factory=list)  # archive names already in place
+    audio_files: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def index_command(self) -> str:
+        return f"ser data index {self.corpus} {shlex.quote(str(self.root))} -o manifest.csv"
+
+
+def _emovdb_archives() -> tuple[Archive, ...]:
+    parts = {
+        "bea": ("Amused", "Angry", "Disgusted", "Neutral", "Sleepy"),
+        "jenie": ("Amused", "Angry", "Disgusted", "Neutral", "Sleepy"),
+        "josh": ("Amused", "Neutral", "Sleepy"),
+        "sam": ("Amused", "Angry", "Disgusted", "Neutral", "Sleepy"),
+    }
+    # The tarballs hold bare files (amused_1-15_0001.wav); the folder name keeps who speaks.
+    return tuple(
+        Archive(
+            url=f"https://www.openslr.org/resources/115/{speaker}_{style}.tar.gz",
+            filename=f"{speaker}_{style}.tar.gz",
+            into=f"EmoV-DB/{speaker}_{style}",
+        )
+        for speaker, styles in parts.items()
+        for style in styles
+    )
+
+
+SOURCES: dict[str, Source] = {
+    source.corpus: source
+    for source in (
+        Source(
+            corpus="ravdess",
+            title="RAVDESS speech, audio only (Livingstone & Russo 2018)",
+            licence="CC BY-NC-SA 4.0 (non-commercial)",
+            homepage="https://zenodo.org/records/1188976",
+            archives=(
+                Archive(
+                    url="https://zenodo.org/records/1188976/files/Audio_Speech_Actors_01-24.zip?download=1",
+                    filename="Audio_Speech_Actors_01-24.zip",
+                    into="RAVDESS",
+                    md5="bc696df654c87fed845eb13823edef8a",
+                    size_note="208.5 MB (Zenodo lists the MD5)",
+                ),
+            ),
+            index_root="RAVDESS",
+            expected_audio=1440,
+        ),
+        Source(
+            corpus="emodb",
+            title="Berlin Database of Emotional Speech (Burkhardt et al. 2005)",
+            licence="free for research use (non-commercial); cite Burkhardt et al. 2005",
+            homepage="http://emodb.bilderbar.info/",
+            archives=(
+                Archive(
+                    url="http://emodb.bilderbar.info/download/download.zip",
+                    filename="emodb-download.zip",
+                    into="EmoDB",
+                    size_note="about 40 MB; no checksum published",
+                ),
+            ),
+            index_root="EmoDB",
+            expected_audio=535,
+        ),
+        Source(
+            corpus="tess",
+            title="Toronto Emotional Speech Set (Dupuis & Pichora-Fuller 2010)",
+            licence="CC BY-NC-ND 4.0 (non-commercial)",
+            homepage="https://doi.org/10.5683/SP2/E8H2MF",
+            archives=(
+                Archive(
+                    url="https://borealisdata.ca/api/access/dataset/:persistentId/?persistentId=doi:10.5683/SP2/E8H2MF",
+                    filename="TESS.zip",
+                    into="TESS",
+                    size_note="about 430 MB; zipped on request by Dataverse, so no checksum and no resume",
+                ),
+            ),
+            index_root="TESS",
+            expected_audio=2800,
+        ),
+        Source(
+            corpus="nemo",
+            title="nEMO, emotional speech in Polish (Christop 2024)",
+            licence="CC BY-NC-SA 4.0 (non-commercial)",
+            homepage="https://github.com/amu-cai/nEMO",
+            archives=(
+                Archive(
+                    url="https://github.com/amu-cai/nEMO/archive/HEAD.zip",
+                    filename="nEMO-HEAD.zip",
+                    into="nEMO",
+                    size_note="a snapshot of the GitHub repository; no checksum published",
+                ),
+            ),
+            index_root="nEMO",
+            expected_audio=4481,
+        ),
+        Source(
+            corpus="baved",
+            title="BAVED, Basic Arabic Vocal Emotions Dataset",
+            licence="as stated in its GitHub repository; cite the authors",
+            homepage="https://github.com/40uf411/Basic-Arabic-Vocal-Emotions-Dataset",
+            archives=(
+                Archive(
+                    url="https://github.com/40uf411/Basic-Arabic-Vocal-Emotions-Dataset/archive/HEAD.zip",
+                    filename="BAVED-HEAD.zip",
+                    into="BAVED",
+                    size_note="about 100 MB; a snapshot of the GitHub repository; no checksum published",
+                ),
+            ),
+            index_root="BAVED",
+            expected_audio=1935,
+        ),
+        Source(
+            corpus="emovdb",
+            title="EmoV-DB, the Emotional Voices Database (Adigwe et al. 2018), OpenSLR 115",
+            licence="research use only (no licence stated upstream; cite Adigwe et al. 2018)",
+            homepage="https://www.openslr.org/115/",
+            archives=_emovdb_archives(),
+            index_root="EmoV-DB",
+            note="18 archives, one per speaker and style; OpenSLR publishes no checksums",
+        ),
+        Source(
+            corpus="cremad",
+            title="CREMA-D audio (Cao et al. 2014)",
+            licence="Open Database License (ODbL) 1.0; contents under the Database Contents License",
+            homepage="https://github.com/CheyneyComputerScience/CREMA-D",
+            archives=(),
+            files=FileSet(
+                listing_url="https://api.github.com/repos/CheyneyComputerScience/CREMA-D/git/trees/master?recursive=1",
+                listing_filename="CREMA-D-tree.json",
+                # github.com/<repo>/raw/ resolves Git LFS pointers to the audio itself
+                raw_base="https://github.com/CheyneyComputerScience/CREMA-D/raw/master/",
+                select=r"AudioWAV/[^/]+\.wav",
+                into="CREMA-D",
+                extra_paths=("VideoDemographics.csv",),
+            ),
+            index_root="CREMA-D",
+            expected_audio=7442,
+            note="7442 WAV files fetched one by one from Git LFS (about 600 MB); no checksums published",
+        ),
+    )
+}
+
+# Corpora that need a registration or a login: where and how to get them.
+MANUAL: dict[str, str] = {
+    "savee": (
+        "SAVEE needs a (free, research-only) registration at http://kahlan.eps.surrey.ac.uk/savee/ ;\n"
+        "download AudioData.zip with the password you are sent, unzip it, then:\n"
+        "  ser data index savee AudioData -o manifest.csv"
+    ),
+    "esd": (
+        "ESD (Zhou et al. 2021) is released on signing its licence agreement:\n"
+        "see https://github.com/HLTSingapore/Emotional-Speech-Data ; then:\n"
+        "  ser data index esd 'Emotional Speech Dataset (ESD)' -o manifest.csv"
+    ),
+    "jl": (
+        "JL-Corpus is on Kaggle (a free account is needed): https://www.kaggle.com/datasets/tli725/jl-corpus\n"
+        "  kaggle datasets download -d tli725/jl-corpus && unzip jl-corpus.zip -d JL\n"
+        "  ser data index jl JL -o manifest.csv   (the archive's duplicate lower-case tree is skipped)"
+    ),
+    "asvp": (
+        "ASVP-ESD is on Zenodo: https://zenodo.org/records/5573185 (see there for the newest version);\n"
+        "download and unzip it, then: ser data index asvp ASVP-ESD-Update -o manifest.csv"
+    ),
+    "iemocap": (
+        "IEMOCAP is released by USC SAIL on request: fill in the form at https://sail.usc.edu/iemocap/ ;\n"
+        "ser has no IEMOCAP reader yet: import it with the csv reader or the pattern importer."
+    ),
+    "urdu": "URDU: https://github.com/siddiquelatif/URDU-Dataset ; then: ser data index urdu URDU -o manifest.csv",
+    "turevdb": "TurEV-DB: https://github.com/Xeonen/TurEV-DB ; then: ser data index turevdb TurEV-DB -o manifest.csv",
+}
+
+
+def is_non_commercial(licence: str) -> bool:
+    """Whether a licence text forbids commercial use (NC licences, research-only terms)."""
+    return bool(re.search(r"\bNC\b|non-?commercial|research(?: use)? only|for research", licence, re.IGNORECASE))
+
+
+def licence_notice(source: Source) -> str:
+    """The lines shown before a download: what, under which licence, how big."""
+    kind = "NON-COMMERCIAL licence" if source.non_commercial else "licence"
+    lines = [f"{source.title}", f"  {kind}: {source.licence}", f"  homepage: {source.homepage}"]
+    for archive in source.archives[:3]:
+        size = archive.size_note or (f"{archive.size} bytes" if archive.size else "size not published")
+        check = "md5" if archive.md5 else "sha256" if archive.sha256 else "no checksum published"
+        lines.append(f"  {archive.filename}: {size} [{check}]")
+    if len(source.archives) > 3:
+        lines.append(f"  ... and {len(source.archives) - 3} more archives")
+    if source.note:
+        lines.append(f"  note: {source.note}")
+    return "\n".join(lines)
+
+
+def download(
+    corpus: str,
+    dest: str | os.PathLike,
+    *,
+    accept_licence: bool = False,
+    mirror: str | None = None,
+    progress: bool = True,
+    retries: int = 3,
+    retry_wait_s: float = 2.0,
+    keep_archives: bool = False,
+    timeout_s: float = 60.0,
+) -> DownloadReport:
+    """Fetch, verify and unpack `corpus` under `dest`; returns what to index next.
+
+    Raises `LicenceNotAccepted` unless `accept_licence`, `DownloadError` for anything that goes
+    wrong on the way (with what to do about it), `UnsafeArchive` for an archive that would write
+    outside `dest`. A second call after a complete one does nothing.
+    """
+    source = SOURCES.get(corpus)
+    if source is None:
+        if corpus in MANUAL:
+            raise DownloadError(f"{corpus} cannot be downloaded automatically:\n{MANUAL[corpus]}")
+        raise DownloadError(f"no download known for {corpus!r}; downloadable: {', '.join(SOURCES)}")
+    if not accept_licence:
+        raise LicenceNotAccepted(
+            f"{corpus} is distributed under: {source.licence}. Read it at {source.homepage} and "
+            "re-run with --accept-licence to agree to it."
+        )
+    mirror = mirror or os.environ.get(MIRROR_ENV) or None
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    state = dest / _STATE_DIR
+    state.mkdir(exist_ok=True)
+    report = DownloadReport(corpus=corpus, root=dest / source.index_root)
+    for archive in source.archives:
+        target = dest / archive.into
+        marker = state / (archive.into.replace("/", "__") + ".done.json")
+        if marker.is_file() and target.is_dir():
+            report.reused.append(archive.filename)
+            continue
+        if target.exists():
+            raise DownloadError(
+                f"{target} exists but was not made by a finished download; move it away or choose another folder"
+            )
+        url = f"{mirror.rstrip('/')}/{archive.filename}" if mirror else archive.url
+        path = state / archive.filename
+        if not path.is_file():  # a file under its final name has been verified already
+            part = state / (archive.filename + ".part")
+            _fetch_with_retries(url, part, archive, progress, retries, retry_wait_s, timeout_s)
+            _verify(part, archive)
+            os.replace(part, path)
+        files = _extract(path, target, state)
+        marker.write_text(json.dumps({"url": url, "md5": archive.md5, "sha256": archive.sha256, "files": files}))
+        if not keep_archives:
+            path.unlink(missing_ok=True)
+        report.fetched.append(archive.filename)
+    if source.files is not None:
+        fetched = _download_fileset(source.files, dest, state, mirror, progress, retries, retry_wait_s, timeout_s)
+        (report.fetched if fetched else report.reused).append(source.files.into)
+    report.audio_files = len(find_audio(report.root)) if report.root.is_dir() else 0
+    if report.audio_files == 0:
+        raise DownloadError(
+            f"{report.root}: the archives unpacked but hold no audio files; the source may have changed"
+        )
+    if source.expected_audio and report.audio_files != source.expected_audio:
+        report.warnings.append(
+            f"found {report.audio_files} audio files where {source.corpus} has {source.expected_audio}"
+        )
+    return report
+
+
+def _download_fileset(files: FileSet, dest, state, mirror, progress, retries, retry_wait_s, timeout_s) -> bool:
+    """Fetch every file of `files` (resuming: finished files are kept), then move them into place.
+
+    Returns False when a finished earlier download made this a no-op.
+    """
+    target = dest / files.into
+    marker = state / (files.into.replace("/", "__") + ".done.json")
+    if marker.is_file() and target.is_dir():
+        return False
+    if target.exists():
+        raise DownloadError(
+            f"{target} exists but was not made by a finished download; move it away or choose another folder"
+        )
+    base = f"{mirror.rstrip('/')}/" if mirror else files.raw_base
+    listing = state / files.listing_filename
+    if not listing.is_file():
+        part = state / (files.listing_filename + ".part")
+        url = f"{base}{files.listing_filename}" if mirror else files.listing_url
+        listing_archive = Archive(url, files.listing_filename, "")
+        _fetch_with_retries(url, part, listing_archive, False, retries, retry_wait_s, timeout_s)
+        os.replace(part, listing)
+    try:
+        tree = json.loads(listing.read_text(encoding="utf-8"))
+        paths = [e["path"] for e in tree["tree"] if e.get("type") == "blob" and re.fullmatch(files.select, e["path"])]
+    except (ValueError, KeyError, TypeError) as exc:
+        listing.unlink()
+        raise DownloadError(
+            f"{files.listing_filename}: not a repository listing ({exc}); it was deleted, run again"
+        ) from None
+    if tree.get("truncated"):
+        raise DownloadError(f"{files.listing_filename}: the listing is truncated; cannot tell which files to fetch")
+    if not paths:
+        raise DownloadError(
+            f"{files.listing_filename}: no file matches {files.select!r}; the repository may have changed"
+        )
+    work = state / (files.into.replace("/", "__") + ".files")
+    with _progress_bar(files.into, len(paths) + len(files.extra_paths), 0, progress, unit="files") as bar:
+        for path in (*paths, *files.extra_paths):
+            out = work / path
+            if not out.is_file():  # under its final name a file is complete and checked
+                out.parent.mkdir(parents=True, exist_ok=True)
+                part = out.with_name(out.name + ".part")
+                url = base + path
+                _fetch_with_retries(url, part, Archive(url, path, ""), False, retries, retry_wait_s, timeout_s)
+                if path.lower().endswith(".wav"):
+                    with part.open("rb") as f:
+                        head = f.read(12)
+                    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                        part.unlink()
+                        raise DownloadError(
+                            f"{path}: not a WAV file (a Git LFS pointer or an error page?); it was deleted, run again"
+                        )
+                os.replace(part, out)
+            bar(1)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(work, target)
+    marker.write_text(json.dumps({"url": files.listing_url, "files": len(paths) + len(files.extra_paths)}))
+    return True
+
+
+def _fetch_with_retries(url, part, archive, progress, retries, retry_wait_s, timeout_s) -> None:
+    for attempt in range(retries + 1):
+        try:
+            _fetch(url, part, archive.size, progress, timeout_s)
+            return
+        except _Interrupted as exc:
+            if attempt == retries:
+                raise DownloadError(
+                    f"{archive.filename}: the connection dropped at {exc.received} of {exc.total or '?'} bytes "
+                    f"(after {attempt + 1} attempt(s)); run the same command again to resume from {part}"
+                ) from None
+            time.sleep(retry_wait_s * (attempt + 1))
+
+
+class _Interrupted(Exception):
+    def __init__(self, received: int, total: int | None):
+        self.received, self.total = received, total
+
+
+def _fetch(url: str, part: Path, expected_size: int | None, progress: bool, timeout_s: float) -> None:
+    """Append the rest of `url` to `part`, asking the server for the missing range only."""
+    offset = part.stat().st_size if part.exists() else 0
+    if expected_size is not None and offset >= expected_size:
+        if offset == expected_size:
+            return
+        part.unlink()  # longer than the file can be: start again
+        offset = 0
+    headers = {"User-Agent": "ser-corpus-download (python urllib)", "Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout_s)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and offset:  # nothing left past what we have: the .part is whole
+            return
+        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DownloadError(f"{url}: cannot connect ({reason}); check the network or use --mirror") from None
+    with response:
+        mode = "ab"
+        if offset and response.status == 206:
+            content_range = response.headers.get("Content-Range", "")
+            if not content_range.startswith(f"bytes {offset}-"):
+                raise DownloadError(f"{url}: the server answered range {content_range!r} to bytes={offset}-")
+        else:  # the server ignored the range (or there was none): start from the beginning
+            offset, mode = 0, "wb"
+        length = response.headers.get("Content-Length")
+        total = offset + int(length) if length and length.isdigit() else expected_size
+        received = offset
+        with part.open(mode) as out, _progress_bar(part.name.removesuffix(".part"), total, offset, progress) as bar:
+            try:
+                while chunk := response.read(_CHUNK):
+                    out.write(chunk)
+                    received += len(chunk)
+                    bar(len(chunk))
+            except (http.client.IncompleteRead, ConnectionError, TimeoutError, OSError):
+                raise _Interrupted(received, total) from None
+    if total is not None and received < total:
+        raise _Interrupted(received, total)
+
+
+class _progress_bar:
+    """tqdm on stderr when installed, else a plain percentage line; a no-op when disabled."""
+
+    def __init__(self, name: str, total: int | None, initial: int, enabled: bool, unit: str = "B"):
+        self.name, self.total, self.done, self.enabled, self.unit = name, total, initial, enabled, unit
+        self._tqdm = None
+        self._last = -1
+
+    def __enter__(self):
+        if self.enabled:
+            try:
+                from tqdm import tqdm
+
+                self._tqdm = tqdm(
+                    total=self.total,
+                    initial=self.done,
+                    unit=self.unit,
+                    unit_scale=self.unit == "B",
+                    desc=self.name,
+                    file=sys.stderr,
+                )
+            except ImportError:
+                self._tqdm = None
+        return self
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        if self._tqdm is not None:
+            self._tqdm.update(n)
+        elif self.total:
+            percent = int(100 * self.done / self.total)
+            if percent != self._last:
+                self._last = percent
+                size = f"{self.total / 1e6:.1f} MB" if self.unit == "B" else f"{self.total} {self.unit}"
+                print(f"\r{self.name}: {percent:3d}% of {size}", end="", file=sys.stderr)
+
+    def __exit__(self, *exc) -> None:
+        if self._tqdm is not None:
+            self._tqdm.close()
+        elif self.enabled and self._last >= 0:
+            print(file=sys.stderr)
+
+
+def _verify(path: Path, archive: Archive) -> None:
+    """Check size and checksum where published; delete the file and explain when they differ."""
+    size = path.stat().st_size
+    if archive.size is not None and size != archive.size:
+        path.unlink()
+        raise DownloadError(
+            f"{archive.filename}: {size} bytes where {archive.size} were expected; the file was deleted, "
+            "run the same command again to download it afresh"
+        )
+    for algorithm, expected in (("md5", archive.md5), ("sha256", archive.sha256)):
+        if not expected:
+            continue
+        digest = hashlib.new(algorithm)
+        with path.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                digest.update(chunk)
+        if digest.hexdigest() != expected.lower():
+            path.unlink()
+            raise DownloadError(
+                f"{archive.filename}: {algorithm} is {digest.hexdigest()} where the publisher states {expected}; "
+                "the corrupt file was deleted. Run the same command again to download it afresh; if it fails "
+                "again the mirror or the upstream file has changed"
+            )
+
+
+def _extract(path: Path, target: Path, state: Path) -> int:
+    """Unpack `path` into `target` all at once (via a temporary folder); returns the file count."""
+    tmp = Path(tempfile.mkdtemp(prefix="unpack-", dir=state))
+    try:
+        if zipfile.is_zipfile(path):
+            count = _extract_zip(path, tmp)
+        elif tarfile.is_tarfile(path):
+            count = _extract_tar(path, tmp)
+        else:
+            path.unlink()
+            raise DownloadError(f"{path.name}: neither a zip nor a tar archive; it was deleted, run again to retry")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(tmp, target)
+        return count
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_member_name(archive: Path, name: str) -> None:
+    posix = name.replace("\\", "/")
+    if posix.startswith("/") or re.match(r"^[A-Za-z]:", posix) or ".." in PurePosixPath(posix).parts:
+        raise UnsafeArchive(
+            f"{archive.name}: member {name!r} would be written outside the folder; refusing the archive"
+        )
+
+
+def _extract_zip(path: Path, tmp: Path) -> int:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+            for info in members:
+                _check_member_name(path, info.filename)
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    raise UnsafeArchive(
+                        f"{path.name}: member {info.filename!r} is a symbolic link; refusing the archive"
+                    )
+            zf.extractall(tmp)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+        path.unlink(missing_ok=True)
+        raise DownloadError(f"{path.name}: corrupt zip archive ({exc}); it was deleted, run again to retry") from None
+    return sum(1 for m in members if not m.is_dir())
+
+
+def _extract_tar(path: Path, tmp: Path) -> int:
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            members = tar.getmembers()  # reads the whole archive: a truncated one fails here
+            for member in members:
+                _check_member_name(path, member.name)
+                if member.issym() or member.islnk():
+                    base = PurePosixPath(member.name).parent if member.issym() else PurePosixPath()
+                    link = PurePosixPath(member.linkname)
+                    if link.is_absolute() or ".." in (base / link).parts:
+                        raise UnsafeArchive(
+                            f"{path.name}: link {member.name!r} -> {member.linkname!r} points outside the folder; "
+                            "refusing the archive"
+                        )
+                elif not (member.isfile() or member.isdir()):
+                    raise UnsafeArchive(
+                        f"{path.name}: member {member.name!r} is a device or pipe; refusing the archive"
+                    )
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: the library's own check as well
+                tar.extractall(tmp, members=members, filter="data")
+            else:  # pragma: no cover
+                tar.extractall(tmp, members=members)
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        if isinstance(exc, getattr(tarfile, "FilterError", ())):
+            raise UnsafeArchive(f"{path.name}: {exc}; refusing the archive") from None
+        path.unlink(missing_ok=True)
+        raise DownloadError(f"{path.name}: corrupt tar archive ({exc}); it was deleted, run again to retry") from None
+    return sum(1 for m in members if m.isfile())
