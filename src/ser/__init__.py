@@ -15,6 +15,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "Recognizer": ("ser.inference.recognizer", "Recognizer"),
     "Prediction": ("ser.inference.recognizer", "Prediction"),
+    "Timeline": ("ser.inference.timeline", "Timeline"),
+    "Stream": ("ser.inference.stream", "Stream"),
     "load_audio": ("ser.audio", "load"),
 }
 
@@ -28,4 +30,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'ser' has no attribute {name!r}")
 
 
-__all__ = ["Recognizer", "Prediction", "load_audio", "__version__"]
+__all__ = ["Recognizer", "Prediction", "Timeline", "Stream", "load_audio", "__version__"]
