@@ -191,3 +191,18 @@ def test_config_round_trip_and_key():
 def test_bad_configs_say_what_is_wrong(bad, message):
     with pytest.raises(SerError, match=message):
         FeatureConfig.from_dict(bad)
+
+
+def test_importing_the_package_stays_light():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ser.features, ser.features.logmel; "
+        "heavy = [m for m in ('librosa', 'opensmile', 'torch', 'scipy') if m in sys.modules]; "
+        "assert not heavy, heavy; "
+        "from ser.features import FeatureConfig; assert 'librosa' in sys.modules"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
