@@ -1,0 +1,335 @@
+"""The recipe of the shipped default model: a frozen Whisper encoder, pooled, and a linear head.
+
+    audio -> Whisper log-mel (numpy) -> Whisper tiny.en encoder on the clip's own length
+          -> mean and standard deviation over time of hidden layers 1-4 (4 x 384 x 2 values)
+          -> standardisation -> multinomial logistic regression -> 7 emotions
+
+The encoder is frozen, so each clip's pooled hidden states are computed once and cached; the head
+then trains in seconds. Its regularisation is chosen by cross-validation over speakers of the
+training data, and a temperature fitted on held-out speakers calibrates the probabilities. The
+result is exported as one ONNX graph (encoder, pooling, scaler and head) that predicts with
+numpy and onnxruntime only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ser.labels import DEFAULT_MODEL_LABELS, to_default_labels
+from ser.manifest import Utterance
+
+# Every hidden state (embeddings and 4 layers) is cached; the recipe picks layers from it.
+_CACHE_LAYERS = (0, 1, 2, 3, 4)
+_CACHE_KEY = "whisper-tiny-en-pooled-l01234-meanstd-v1"
+
+
+@dataclass
+class DefaultRecipe:
+    """Everything that decides the default model; ``configs/default.yaml`` sets these."""
+
+    encoder: str = "../shared/models/whisper-tiny.en-encoder"
+    datasets: str = "../shared/datasets"
+    corpora: dict[str, str] = field(
+        default_factory=lambda: {
+            "ravdess": "RAVDESS",
+            "tess": "TESS",
+            "emodb": "EmoDB",
+            "urdu": "URDU",
+            "turevdb": "TurEV-DB",
+        }
+    )
+    layers: tuple[int, ...] = (1, 2, 3, 4)
+    stats: tuple[str, ...] = ("mean", "std")
+    c_grid: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
+    calibration_speakers: float = 0.2  # share of speakers held out to fit the temperature
+    seed: int = 0
+    cache_dir: str = ".cache/ser-default"
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> "DefaultRecipe":
+        import yaml
+
+        from ser.errors import SerError
+
+        try:
+            values = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise SerError(f"{path}: cannot read the recipe ({exc})") from None
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SerError(f"{path}: unknown recipe keys {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        for key in ("layers", "stats", "c_grid"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+
+class PooledWhisper(nn.Module):
+    """Encoder + statistics pooling: log-mel ``[B, 80, T]`` -> ``[B, len(layers) * d * len(stats)]``.
+
+    All clips in a batch have the same length (the inference backend batches equal lengths), so
+    the pooling needs no mask.
+    """
+
+    def __init__(self, encoder: nn.Module, layers=(1, 2, 3, 4), stats=("mean", "std")):
+        super().__init__()
+        self.encoder = encoder
+        self.layers = tuple(layers)
+        self.stats = tuple(stats)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        states = self.encoder(features)[list(self.layers)]  # [L, B, T, D]
+        pooled = []
+        for stat in self.stats:
+            if stat == "mean":
+                pooled.append(states.mean(dim=2))
+            elif stat == "std":
+                pooled.append(states.std(dim=2, unbiased=False))
+            else:
+                raise ValueError(f"unknown pooling statistic {stat!r}")
+        # [L, B, D] per stat -> [B, stat, L, D] flattened, matching `select_features` below.
+        return torch.stack(pooled, dim=1).permute(2, 1, 0, 3).flatten(1)
+
+
+class DefaultModel(nn.Module):
+    """The exported graph: pooled encoder states, standardised, through a linear head."""
+
+    def __init__(self, pooled: PooledWhisper, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, bias: np.ndarray):
+        super().__init__()
+        self.pooled = pooled
+        # Folding the scaler into the linear layer: W ((x - m) / s) + b = (W / s) x + (b - W m / s).
+        weight = coef / scale[None, :]
+        self.head = nn.Linear(coef.shape[1], coef.shape[0])
+        with torch.no_grad():
+            self.head.weight.copy_(torch.from_numpy(weight.astype(np.float32)))
+            self.head.bias.copy_(torch.from_numpy((bias - weight @ mean).astype(np.float32)))
+
+    def forward(self, input_features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pooled(input_features))
+
+
+def build_manifest(recipe: DefaultRecipe) -> list[Utterance]:
+    """The training utterances: every corpus of the recipe, mapped to the seven default labels."""
+    from ser.corpora import prepare
+
+    rows = []
+    for name, folder in recipe.corpora.items():
+        index = prepare(name, Path(recipe.datasets) / folder)
+        for row in index.utterances:
+            label = to_default_labels(row.emotion)
+            if label is not None:
+                row.extra["target"] = label
+                rows.append(row)
+    return rows
+
+
+def pooled_features(rows: list[Utterance], recipe: DefaultRecipe, progress: bool = True) -> np.ndarray:
+    """Cached pooled hidden states of every clip: ``[n, 5 layers, 2 stats, 384]`` float32."""
+    from ser.features.cache import compute_features
+    from ser.features.logmel import log_mel_spectrogram
+    from ser.models.encoders import load_whisper_encoder
+
+    encoder = None
+
+    def extract(signal: np.ndarray) -> np.ndarray:
+        nonlocal encoder
+        if encoder is None:  # loaded on the first cache miss only
+            encoder = PooledWhisper(load_whisper_encoder(recipe.encoder), _CACHE_LAYERS, ("mean", "std")).eval()
+        features = torch.from_numpy(log_mel_spectrogram(signal))[None]
+        with torch.inference_mode():
+            return encoder(features)[0].numpy().reshape(len(_CACHE_LAYERS), 2, -1)
+
+    with _one_clip_at_a_time():
+        arrays = compute_features(
+            [row.path for row in rows], extract, _CACHE_KEY, recipe.cache_dir, n_jobs=1,
+            desc="encoder features", progress=progress,
+        )
+    return np.stack(arrays).astype(np.float32)
+
+
+@contextmanager
+def _one_clip_at_a_time():
+    """Settings for running the encoder on one clip after another, each of its own length.
+
+    oneDNN builds new convolution kernels for every new input length (up to a second each on a
+    busy 2-core machine), and one small clip gains little from a second thread: plain kernels on
+    one thread are several times faster here. The previous settings are restored afterwards.
+    """
+    threads, mkldnn = torch.get_num_threads(), torch.backends.mkldnn.enabled
+    torch.set_num_threads(1)
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.backends.mkldnn.enabled = mkldnn
+
+
+def select_features(cached: np.ndarray, layers=(1, 2, 3, 4), stats=("mean", "std")) -> np.ndarray:
+    """Pick layers and statistics from `pooled_features`' output, flattened as `PooledWhisper` does."""
+    layer_index = [_CACHE_LAYERS.index(layer) for layer in layers]
+    stat_index = [("mean", "std").index(stat) for stat in stats]
+    picked = cached[:, layer_index][:, :, stat_index]  # [n, L, S, D]
+    return picked.transpose(0, 2, 1, 3).reshape(len(cached), -1)
+
+
+def make_head(c: float, seed: int = 0):
+    """Standardisation and multinomial logistic regression, balanced over classes."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(
+        StandardScaler(),
+        LogisticRegression(C=c, max_iter=2000, class_weight="balanced", random_state=seed),
+    )
+
+
+def choose_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray, grid, seed: int = 0, n_splits: int = 3) -> float:
+    """The regularisation with the best unweighted accuracy over speaker folds of (x, y) alone."""
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import GroupKFold
+
+    n_splits = min(n_splits, len(np.unique(groups)))
+    if n_splits < 2 or len(grid) == 1:
+        return float(grid[len(grid) // 2])
+    scores = []
+    for c in grid:
+        fold_scores = []
+        for train, test in GroupKFold(n_splits=n_splits).split(x, y, groups):
+            head = make_head(c, seed).fit(x[train], y[train])
+            fold_scores.append(balanced_accuracy_score(y[test], head.predict(x[test])))
+        scores.append(float(np.mean(fold_scores)))
+    return float(grid[int(np.argmax(scores))])
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The temperature minimising the negative log-likelihood of held-out predictions."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t: float) -> float:
+        z = logits / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-log_p[np.arange(len(y)), y].mean())
+
+    result = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    return float(np.exp(result.x))
+
+
+def expected_calibration_error(probabilities: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
+    """ECE: the confidence-weighted gap between confidence and accuracy over equal-width bins."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == y
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (confidence > low) & (confidence <= high)
+        if inside.any():
+            ece += inside.mean() * abs(confidence[inside].mean() - correct[inside].mean())
+    return float(ece)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=print) -> Path:
+    """Train the default model from scratch (resumable through the feature cache) and export it."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    labels = list(DEFAULT_MODEL_LABELS)
+    rows = build_manifest(recipe)
+    log(f"{len(rows)} clips from {', '.join(recipe.corpora)}")
+    x = select_features(pooled_features(rows, recipe), recipe.layers, recipe.stats)
+    y = np.array([labels.index(row.extra["target"]) for row in rows])
+    groups = np.array([row.speaker for row in rows])
+
+    c = choose_c(x, y, groups, recipe.c_grid, recipe.seed)
+    log(f"regularisation C = {c} (chosen by speaker cross-validation)")
+
+    # Temperature: fit the head without some speakers, calibrate on theirs.
+    split = GroupShuffleSplit(n_splits=1, test_size=recipe.calibration_speakers, random_state=recipe.seed)
+    fit_idx, cal_idx = next(split.split(x, y, groups))
+    held_out = make_head(c, recipe.seed).fit(x[fit_idx], y[fit_idx])
+    cal_logits = held_out.decision_function(x[cal_idx])
+    temperature = fit_temperature(cal_logits, y[cal_idx])
+    ece_before = expected_calibration_error(softmax(cal_logits), y[cal_idx])
+    ece_after = expected_calibration_error(softmax(cal_logits / temperature), y[cal_idx])
+    log(f"temperature {temperature:.3f}: ECE on held-out speakers {ece_before:.3f} -> {ece_after:.3f}")
+
+    head = make_head(c, recipe.seed).fit(x, y)
+    metrics = {
+        "calibration": {
+            "temperature": round(temperature, 4),
+            "held_out_speakers": int(len(np.unique(groups[cal_idx]))),
+            "ece_before": round(ece_before, 4),
+            "ece_after": round(ece_after, 4),
+        },
+        "training_clips": int(len(rows)),
+        "regularisation_C": c,
+    }
+    return export_default(recipe, head, labels, temperature, metrics, Path(out_dir), reference=x[:8])
+
+
+def export_default(recipe, head, labels, temperature, metrics, out_dir: Path, reference=None) -> Path:
+    """Write ``model.onnx`` and ``ser_model.json`` into `out_dir` (aside, then renamed in place)."""
+    import shutil
+    import tempfile
+
+    from ser.models.encoders import load_whisper_encoder
+
+    scaler, linear = head[0], head[-1]
+    pooled = PooledWhisper(load_whisper_encoder(recipe.encoder), recipe.layers, recipe.stats).eval()
+    model = DefaultModel(pooled, scaler.mean_, scaler.scale_, linear.coef_, linear.intercept_).eval()
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".ser-model-", dir=out_dir.parent))
+    try:
+        example = torch.zeros(1, 80, 300)
+        torch.onnx.export(
+            model, (example,), str(staging / "model.onnx"),
+            input_names=["input_features"], output_names=["logits"],
+            dynamic_axes={"input_features": {0: "batch", 2: "frames"}, "logits": {0: "batch"}},
+            opset_version=17, dynamo=False,
+        )
+        config = {
+            "format": "ser-model/1",
+            "backend": "onnx",
+            "name": "ser-whisper-tiny-7",
+            "version": "0.1.0",
+            "labels": labels,
+            "sample_rate": 16000,
+            "frontend": {"kind": "whisper_logmel", "n_mels": 80},
+            "onnx": {"file": "model.onnx", "input": "input_features", "output": "logits"},
+            "temperature": round(float(temperature), 4),
+            "max_frames": 3000,
+            "min_samples": 1600,
+            "card": "MODEL_CARD.md",
+            "recipe": {k: v for k, v in asdict(recipe).items() if k not in ("datasets", "cache_dir", "encoder")},
+            "metrics": metrics,
+        }
+        (staging / "ser_model.json").write_text(json.dumps(config, indent=2) + "\n")
+        card = out_dir / "MODEL_CARD.md"
+        if card.is_file():
+            shutil.copy(card, staging / "MODEL_CARD.md")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    print(f"wrote {out_dir}", file=sys.stderr)
+    return out_dir
