@@ -67,6 +67,7 @@ def power_spectrogram(signal: np.ndarray, n_fft: int = N_FFT, hop_length: int = 
     signal = np.asarray(signal, dtype=np.float32)
     if signal.ndim != 1:
         raise ValueError(f"expected a 1-D signal, got shape {signal.shape}")
+    n_wanted = signal.shape[0] // hop_length
     pad = n_fft // 2
     if signal.shape[0] <= pad:
         signal = np.pad(signal, (0, pad + 1 - signal.shape[0]))
@@ -74,7 +75,7 @@ def power_spectrogram(signal: np.ndarray, n_fft: int = N_FFT, hop_length: int = 
     n_frames = 1 + (padded.shape[0] - n_fft) // hop_length
     frames = np.lib.stride_tricks.as_strided(
         padded, shape=(n_frames, n_fft), strides=(padded.strides[0] * hop_length, padded.strides[0])
-    )[:-1]
+    )[:n_wanted]
     spectrum = np.fft.rfft(frames * _hann(n_fft), axis=-1)
     power = spectrum.real**2 + spectrum.imag**2
     return power.T.astype(np.float32)

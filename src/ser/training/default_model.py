@@ -97,7 +97,7 @@ class PooledWhisper(nn.Module):
                 pooled.append(states.std(dim=2, unbiased=False))
             else:
                 raise ValueError(f"unknown pooling statistic {stat!r}")
-        # [L, B, D] per stat -> [B, stat, L, D] flattened, matching `select_features` below.
+        # [L, B, D] per stat -> [B, stat, L, D] flattened, the layout `select_features` reads.
         return torch.stack(pooled, dim=1).permute(2, 1, 0, 3).flatten(1)
 
 
@@ -134,7 +134,7 @@ def build_manifest(recipe: DefaultRecipe) -> list[Utterance]:
 
 
 def pooled_features(rows: list[Utterance], recipe: DefaultRecipe, progress: bool = True) -> np.ndarray:
-    """Cached pooled hidden states of every clip: ``[n, 5 layers, 2 stats, 384]`` float32."""
+    """Cached pooled hidden states of every clip: ``[n, 2 stats (mean, std), 5 layers, 384]`` float32."""
     from ser.features.cache import compute_features
     from ser.features.logmel import log_mel_spectrogram
     from ser.models.encoders import load_whisper_encoder
@@ -147,14 +147,14 @@ def pooled_features(rows: list[Utterance], recipe: DefaultRecipe, progress: bool
             encoder = PooledWhisper(load_whisper_encoder(recipe.encoder), _CACHE_LAYERS, ("mean", "std")).eval()
         features = torch.from_numpy(log_mel_spectrogram(signal))[None]
         with torch.inference_mode():
-            return encoder(features)[0].numpy().reshape(len(_CACHE_LAYERS), 2, -1)
+            return encoder(features)[0].numpy()
 
     with _one_clip_at_a_time():
         arrays = compute_features(
             [row.path for row in rows], extract, _CACHE_KEY, recipe.cache_dir, n_jobs=1,
             desc="encoder features", progress=progress,
         )
-    return np.stack(arrays).astype(np.float32)
+    return np.stack([a.reshape(-1) for a in arrays]).reshape(len(rows), 2, len(_CACHE_LAYERS), -1).astype(np.float32)
 
 
 @contextmanager
@@ -179,8 +179,7 @@ def select_features(cached: np.ndarray, layers=(1, 2, 3, 4), stats=("mean", "std
     """Pick layers and statistics from `pooled_features`' output, flattened as `PooledWhisper` does."""
     layer_index = [_CACHE_LAYERS.index(layer) for layer in layers]
     stat_index = [("mean", "std").index(stat) for stat in stats]
-    picked = cached[:, layer_index][:, :, stat_index]  # [n, L, S, D]
-    return picked.transpose(0, 2, 1, 3).reshape(len(cached), -1)
+    return cached[:, stat_index][:, :, layer_index].reshape(len(cached), -1)
 
 
 def make_head(c: float, seed: int = 0):

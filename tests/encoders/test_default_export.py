@@ -1,0 +1,100 @@
+"""The default recipe's export: one ONNX graph that matches the PyTorch model and loads in ser."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ser.models.encoders import WhisperEncoder, WhisperEncoderConfig
+from ser.training.default_model import (
+    DefaultModel,
+    DefaultRecipe,
+    PooledWhisper,
+    expected_calibration_error,
+    export_default,
+    fit_temperature,
+    make_head,
+    select_features,
+    softmax,
+)
+
+CONFIG = {"num_mel_bins": 80, "d_model": 16, "encoder_layers": 4, "encoder_attention_heads": 2,
+          "encoder_ffn_dim": 32, "max_source_positions": 1500}
+
+
+@pytest.fixture
+def tiny_encoder_dir(tmp_path):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    encoder = WhisperEncoder(WhisperEncoderConfig.from_hf(CONFIG))
+    folder = tmp_path / "encoder"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(CONFIG))
+    save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(folder / "model.safetensors"))
+    return folder
+
+
+def test_select_features_matches_pooled_layout(tiny_encoder_dir):
+    from ser.models.encoders import load_whisper_encoder
+
+    encoder = load_whisper_encoder(tiny_encoder_dir)
+    features = torch.randn(2, 80, 120)
+    with torch.no_grad():
+        all_layers = PooledWhisper(encoder, (0, 1, 2, 3, 4), ("mean", "std"))(features).numpy()
+        chosen = PooledWhisper(encoder, (1, 2, 3, 4), ("mean", "std"))(features).numpy()
+    cached = all_layers.reshape(2, 2, 5, -1)  # [clips, stats, layers, dims]
+    np.testing.assert_allclose(select_features(cached, (1, 2, 3, 4), ("mean", "std")), chosen, atol=1e-6)
+
+
+def test_exported_graph_matches_torch_and_loads_in_ser(tiny_encoder_dir, tmp_path):
+    from ser.inference.backends import load_backend
+    from ser.models.encoders import load_whisper_encoder
+
+    rng = np.random.default_rng(0)
+    labels = ["neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
+    x = rng.standard_normal((70, 4 * 16 * 2)).astype(np.float32)
+    y = np.arange(70) % 7
+    head = make_head(0.1).fit(x, y)
+    recipe = DefaultRecipe(encoder=str(tiny_encoder_dir))
+    out = export_default(recipe, head, labels, 1.5, {"note": "test"}, tmp_path / "model")
+
+    config = json.loads((out / "ser_model.json").read_text())
+    assert config["labels"] == labels and config["temperature"] == 1.5
+
+    # The folded scaler + linear layer give the sklearn head's logits on the same pooled features.
+    pooled = PooledWhisper(load_whisper_encoder(tiny_encoder_dir)).eval()
+    model = DefaultModel(pooled, head[0].mean_, head[0].scale_, head[-1].coef_, head[-1].intercept_).eval()
+    features = torch.randn(3, 80, 250)
+    with torch.no_grad():
+        torch.testing.assert_close(model.head(pooled(features)).numpy(),
+                                   head.decision_function(pooled(features).numpy()).astype(np.float32),
+                                   atol=1e-3, rtol=1e-3)
+
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    for frames in (160, 250, 999):
+        features = torch.randn(2, 80, frames)
+        with torch.no_grad():
+            expected = model(features).numpy()
+        got = session.run(["logits"], {"input_features": features.numpy()})[0]
+        np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+
+    backend = load_backend(out)
+    probabilities = backend.predict_proba([rng.standard_normal(16000).astype(np.float32) * 0.1])
+    assert probabilities.shape == (1, 7)
+    assert abs(probabilities.sum() - 1) < 1e-5
+
+
+def test_temperature_lowers_overconfidence():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((4000, 3)) * 1.5  # calibrated by construction: y drawn from them
+    y = np.array([rng.choice(3, p=p) for p in softmax(logits)])
+    overconfident = logits * 4
+    temperature = fit_temperature(overconfident, y)
+    assert 3 < temperature < 5
+    assert expected_calibration_error(softmax(overconfident / temperature), y) < expected_calibration_error(softmax(overconfident), y)
