@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import zlib
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -155,6 +156,41 @@ def pooled_features(rows: list[Utterance], recipe: DefaultRecipe, progress: bool
             desc="encoder features", progress=progress,
         )
     return np.stack([a.reshape(-1) for a in arrays]).reshape(len(rows), 2, len(_CACHE_LAYERS), -1).astype(np.float32)
+
+
+def hidden_states(rows: list[Utterance], recipe: DefaultRecipe, copy: int = 0, progress: bool = True) -> list[np.ndarray]:
+    """Cached frame-level hidden states of every clip: one ``[5 (embeddings + 4 layers), T, 384]`` float16 array each.
+
+    ``T`` is 50 frames per second of audio. ``copy = 0`` is the clip itself; ``copy = k > 0`` is
+    the k-th augmented version (noise, reverberation, gain, pitch, stretch, shift), seeded by the
+    clip's samples and ``k`` so that it is the same on every run. Augmented copies are computed
+    for every clip, but a training fold reads only those of its own training clips.
+    """
+    from ser.augment import AugmentConfig, make_augmenter
+    from ser.features.cache import compute_features
+    from ser.features.logmel import log_mel_spectrogram
+    from ser.models.encoders import load_whisper_encoder
+
+    encoder = None
+    augment = make_augmenter(AugmentConfig(reverb=0.4, p=0.5, seed=recipe.seed)) if copy else None
+
+    def extract(signal: np.ndarray) -> np.ndarray:
+        nonlocal encoder
+        if encoder is None:
+            encoder = load_whisper_encoder(recipe.encoder).eval()
+        if augment is not None:
+            seed = zlib.crc32(signal.tobytes()) ^ (copy * 0x9E3779B1)
+            signal = augment(signal, seed=seed & 0xFFFFFFFF)
+        features = torch.from_numpy(log_mel_spectrogram(signal))[None]
+        with torch.inference_mode():
+            return encoder(features)[:, 0].numpy().astype(np.float16)
+
+    key = f"whisper-tiny-en-states-f16-v1-copy{copy}" + (f"-aug-seed{recipe.seed}" if copy else "")
+    with _one_clip_at_a_time():
+        return compute_features(
+            [row.path for row in rows], extract, key, recipe.cache_dir, n_jobs=1,
+            desc=f"encoder states (copy {copy})", progress=progress,
+        )
 
 
 @contextmanager
