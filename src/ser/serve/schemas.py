@@ -1,0 +1,97 @@
+"""The service's typed request and response bodies (pydantic); they make the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorBody(BaseModel):
+    """Every error the service answers: a stable machine-readable code and a sentence for people."""
+
+    error: str = Field(description="machine-readable code, e.g. 'not_audio', 'upload_too_large'", examples=["not_audio"])
+    message: str = Field(description="what is wrong, naming the input", examples=["clip.txt: not an audio file in a format we can read"])
+    detail: Optional[list[dict[str, Any]]] = Field(None, description="per-parameter problems, for invalid parameters")
+
+
+class SegmentBody(BaseModel):
+    """One stretch of the recording: speech (predicted) or silence (the speech detector's call)."""
+
+    start_s: float
+    end_s: float
+    kind: Literal["speech", "silence"]
+    label: str
+    confidence: float
+    scores: dict[str, float] = Field(description="every label's probability; empty for silence")
+
+
+class SummaryBody(BaseModel):
+    """How the recording's time divides among emotions (see `ser.inference.timeline.Timeline.summary`)."""
+
+    duration_s: float
+    speech_s: float
+    silence_s: float
+    silence_share: float = Field(description="silence's share of the whole recording, in [0, 1]")
+    emotions: dict[str, float] = Field(description="each label's share of the speech time, largest first")
+
+
+class PredictionBody(BaseModel):
+    """The emotion of one upload, and with ``?timeline=true`` its emotion over time."""
+
+    label: str = Field(examples=["angry"])
+    confidence: float = Field(ge=0, le=1, examples=[0.91])
+    scores: dict[str, float] = Field(description="every label's probability, in the model's label order; they sum to 1")
+    duration_s: float = Field(description="length of the audio in seconds")
+    warning: Optional[str] = Field(None, description="set when no speech was detected: the label is then a guess")
+    segments: Optional[list[SegmentBody]] = Field(None, description="with ?timeline=true: the segments in time order")
+    summary: Optional[SummaryBody] = Field(None, description="with ?timeline=true: share of speech time per emotion")
+
+
+class LimitsBody(BaseModel):
+    """What the service accepts."""
+
+    max_upload_bytes: int
+    max_duration_s: float
+    max_pending: int = Field(description="requests admitted at once (running or queued); more get 503")
+    workers: int = Field(description="predictions running at once")
+    max_streams: int
+    max_stream_s: float
+    max_message_bytes: int = Field(description="largest WebSocket audio message")
+
+
+class HealthBody(BaseModel):
+    status: Literal["ok"] = "ok"
+    ser_version: str
+    model: str
+    uptime_s: float
+    in_flight: int = Field(description="requests admitted now (running or queued)")
+    streams: int = Field(description="live WebSocket streams now")
+    limits: LimitsBody
+
+
+class ModelBody(BaseModel):
+    """The loaded model, from its ``ser_model.json``."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    name: str
+    version: Optional[str] = None
+    labels: list[str]
+    sample_rate: int = 16000
+    max_input_s: Optional[float] = Field(None, description="longest piece the model sees at once; longer audio is averaged over pieces")
+    metrics: dict[str, Any] = Field(default_factory=dict, description="the model card's metrics, as in ser_model.json")
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="the other descriptive fields of ser_model.json (model card file, training recipe...)"
+    )
+
+
+class StreamParams(BaseModel):
+    """Query parameters of ``WS /v1/stream``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sample_rate: int = Field(16000, ge=8000, le=192000, description="rate of the PCM the client sends, in Hz")
+    format: Literal["int16", "float32"] = Field("int16", description="little-endian samples: 16-bit PCM or float32 in [-1, 1]")
+    window: float = Field(2.0, ge=0.5, le=30.0, description="seconds of audio per prediction")
+    hop: float = Field(1.0, ge=0.25, le=30.0, description="seconds between predictions")

@@ -1,0 +1,151 @@
+"""Reading an upload within limits, and the HTTP status of everything that can be wrong with it.
+
+An upload is either a multipart form with the audio in a file field (``file``, as a browser form
+sends it) or the raw audio as the request body. The body is read as it arrives and refused as
+soon as it passes the size limit, so a huge upload never sits in memory whole; a declared
+``Content-Length`` above the limit is refused before anything is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect, Request
+
+from ser.audio import (
+    AudioError,
+    AudioTooLongError,
+    CorruptAudioError,
+    EmptyAudioError,
+    InvalidSamplesError,
+    NoSamplesError,
+    NotAudioError,
+)
+from ser.errors import SerError
+
+# Room for the multipart boundaries and part headers around the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
+FILE_FIELD = "file"
+# Raw bodies are taken as audio under these types (and with none at all); the loader recognises
+# the format from the content, never from the type. MediaRecorder labels WebM/MP4 as video/*.
+RAW_TYPES = ("audio/", "video/", "application/octet-stream", "application/ogg")
+
+
+class ApiError(SerError):
+    """A request the service refuses: HTTP `status`, a stable `code` and a message naming the input."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+# Most specific first: the status and code of each loader error.
+_AUDIO_ERRORS: list[tuple[type[AudioError], int, str]] = [
+    (EmptyAudioError, 400, "empty_audio"),
+    (NotAudioError, 415, "not_audio"),
+    (AudioTooLongError, 413, "audio_too_long"),
+    (CorruptAudioError, 422, "corrupt_audio"),
+    (NoSamplesError, 422, "no_samples"),
+    (InvalidSamplesError, 422, "invalid_samples"),
+]
+
+
+def audio_error(exc: AudioError) -> ApiError:
+    """The `ApiError` answering a loader error (4xx, the loader's own message)."""
+    for kind, status, code in _AUDIO_ERRORS:
+        if isinstance(exc, kind):
+            return ApiError(status, code, str(exc))
+    return ApiError(422, "bad_audio", str(exc))
+
+
+@dataclass
+class Upload:
+    """The audio bytes of a request and the name to use for them in messages."""
+
+    data: bytes
+    name: str
+
+
+async def read_upload(request: Request, max_bytes: int) -> Upload:
+    """The audio of `request`, read within `max_bytes` (multipart or raw body).
+
+    Raises `ApiError`: 413 past the limit, 415 for a content type that is neither multipart
+    nor audio, 400 for an empty body, a form without a file or a malformed form or header.
+    """
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    multipart = media_type == "multipart/form-data"
+    if media_type and not multipart and not media_type.startswith(RAW_TYPES):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"unsupported content type {media_type!r}: send the audio as multipart/form-data "
+            f"(field {FILE_FIELD!r}) or as the raw request body (audio/*, video/* or application/octet-stream)",
+        )
+    limit = max_bytes + (MULTIPART_OVERHEAD if multipart else 0)
+    _check_declared_length(request, limit, max_bytes)
+    body = _limited(request, limit, max_bytes)
+    if multipart:
+        return await _read_form(request, body)
+    data = bytearray()
+    async for chunk in body:
+        data += chunk
+    if not data:
+        raise ApiError(400, "empty_body", "the request body is empty: send the audio file as the body or in a multipart form")
+    return Upload(bytes(data), "upload")
+
+
+def _check_declared_length(request: Request, limit: int, max_bytes: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared is None:
+        return
+    if not declared.strip().isdigit():
+        raise ApiError(400, "bad_content_length", f"the Content-Length header {declared!r} is not a number of bytes")
+    if int(declared) > limit:
+        raise _too_large(max_bytes, f"declares {int(declared)} bytes")
+
+
+async def _limited(request: Request, limit: int, max_bytes: int) -> AsyncIterator[bytes]:
+    total = 0
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise _too_large(max_bytes, f"passed {limit} bytes")
+            yield chunk
+    except ClientDisconnect:
+        raise ApiError(400, "client_disconnect", "the client disconnected before the upload was complete") from None
+
+
+async def _read_form(request: Request, body: AsyncIterator[bytes]) -> Upload:
+    parser = MultiPartParser(request.headers, body, max_files=1, max_fields=16)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise ApiError(400, "bad_multipart", f"the multipart form cannot be parsed ({exc.message})") from None
+    try:
+        field = form.get(FILE_FIELD)
+        if not isinstance(field, UploadFile):
+            # Accept a single file sent under another field name.
+            field = next((v for v in form.values() if isinstance(v, UploadFile)), None)
+        if field is None:
+            raise ApiError(400, "no_file", f"the form holds no file: send the audio in a file field named {FILE_FIELD!r}")
+        data = await field.read()
+        name = field.filename or "upload"
+        if not data:
+            raise ApiError(400, "empty_audio", f"{name}: the file is empty (0 bytes)")
+        return Upload(data, name)
+    finally:
+        await form.close()
+
+
+def _too_large(max_bytes: int, what: str) -> ApiError:
+    return ApiError(
+        413, "upload_too_large", f"the upload {what}, more than the limit of {max_bytes} bytes ({max_bytes / 2**20:.1f} MiB)"
+    )
