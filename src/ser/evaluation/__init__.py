@@ -1,1 +1,34 @@
-"""Evaluation: metrics (UA, WA, macro-F1), breakdowns, reports and plots."""
+"""Evaluation: metrics (UA, WA, macro-F1), breakdowns, reports and plots.
+
+`metrics` scores label sequences (scikit-learn underneath), `report` turns predictions on
+manifest rows into a result with per-speaker, per-gender, per-intensity and per-corpus tables
+and writes it to disk, `plots` draws confusion matrices, per-group bars and cross-corpus heat
+maps (matplotlib, imported when drawing). See docs/evaluation.md. The names below are imported
+on first use, so ``import ser.evaluation`` costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "classification_metrics": "metrics",
+    "breakdown": "metrics",
+    "evaluate_predictions": "report",
+    "write_report": "report",
+    "summarize_folds": "report",
+    "write_summary": "report",
+    "cross_corpus_table": "report",
+    "plot_confusion": "plots",
+    "plot_breakdown": "plots",
+    "plot_cross_corpus": "plots",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,283 @@
+"""``ser evaluate``: score a model (exported ONNX or training checkpoint) on a labelled manifest.
+
+    ser evaluate --manifest ravdess-folds.csv --fold 3 -o eval/fold3            # the shipped model
+    ser evaluate --model runs/cnn/fold3 --manifest ravdess-folds.csv --fold 3   # a checkpoint
+    ser evaluate --combine eval/fold1 eval/fold2 eval/fold3 -o eval/cv          # mean ± std over folds
+
+Writes results.json, summary.md, per_file.csv and confusion.png (see `ser.evaluation.report`).
+Unreadable files are reported and skipped; rows whose label the model cannot output are counted
+and skipped; the summary says how many. Exit status: 0 every selected file scored, 1 some files
+could not be read (the report is still written), 2 a usage, manifest or model error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+from ser.errors import SerError
+
+ORDER = 40
+
+
+def register(subparsers) -> None:
+    from ser.cli.data import PROTOCOL_NAMES
+    from ser.cli.predict import _positive_float, _positive_int
+
+    p = subparsers.add_parser(
+        "evaluate",
+        help="score a model on a labelled manifest: UA, WA, macro-F1, confusion, per-speaker tables",
+        description="Predict every labelled file of a manifest with a model (exported or a training checkpoint)\n"
+        "and write results.json, summary.md, per_file.csv and confusion.png.\n"
+        "Exit status: 0 all scored, 1 some files could not be read, 2 usage, manifest or model error.",
+        epilog="examples:\n"
+        "  ser evaluate --manifest emodb.csv                               # the shipped model\n"
+        "  ser evaluate --model runs/fold3 --manifest folds.csv --fold 3 -o eval/fold3\n"
+        "  ser evaluate --model runs/random --manifest split.csv --fold test --split-column split\n"
+        "  ser evaluate --combine eval/fold1 eval/fold2 eval/fold3 -o eval/cv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", metavar="DIR", default=os.environ.get("SER_MODEL"),
+                   help="model folder: exported ONNX or training checkpoint (default: $SER_MODEL or the shipped model)")
+    p.add_argument("--manifest", metavar="CSV", help="labelled manifest to evaluate on (ser data index / split)")
+    p.add_argument("-o", "--output", metavar="DIR", help="folder for the report (default: eval-<manifest name>)")
+    p.add_argument("--target", choices=("emotion", "gender", "gender_emotion"), default="emotion",
+                   help="what the model predicts (default emotion)")
+    p.add_argument("--fold", metavar="K", help="score only rows whose split column holds K (a fold number, or 'test')")
+    p.add_argument("--split-column", default=None, metavar="NAME",
+                   help="the column --fold reads (default: 'fold' if the manifest has it, else 'split')")
+    p.add_argument("--protocol", choices=PROTOCOL_NAMES,
+                   help="how the test rows were chosen, when the manifest does not tell (random is marked optimistic)")
+    p.add_argument("--batch-size", type=_positive_int, default=16, metavar="N", help="clips per model call (default 16)")
+    p.add_argument("--max-duration", type=_positive_float, default=None, metavar="SECONDS",
+                   help="skip audio longer than this (default: 3 hours)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.add_argument("--combine", nargs="+", metavar="DIR",
+                   help="instead: combine the reports in these folders (one per fold) into mean ± std")
+    p.set_defaults(func=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    if args.combine:
+        if args.manifest:
+            raise SerError("--combine reads finished reports; it takes no --manifest")
+        return _combine(args)
+    if not args.manifest:
+        raise SerError("ser evaluate needs --manifest CSV (or --combine DIR...)")
+    return _evaluate(args)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ser.audio import DEFAULT_MAX_DURATION_S, AudioError
+    from ser.cli.data import _audio_path
+    from ser.cli.predict import _progress
+    from ser.evaluation.report import (
+        evaluate_predictions,
+        headline,
+        is_optimistic,
+        target_label,
+        to_model_label,
+        write_report,
+    )
+    from ser.inference.backends import read_config
+    from ser.inference.recognizer import Recognizer, default_model_dir
+    from ser.manifest import read_manifest
+
+    manifest = Path(args.manifest)
+    rows = read_manifest(manifest)
+    model_dir = Path(args.model) if args.model else default_model_dir()
+    recognizer = Recognizer.from_pretrained(args.model, max_duration=args.max_duration or DEFAULT_MAX_DURATION_S,
+                                            batch_size=args.batch_size)
+    config = read_config(model_dir)
+    labels = list(recognizer.labels)
+
+    selected, protocol, name, optimistic, caveat, notes, independent = _select(rows, args, manifest)
+
+    # Labels: the row's truth for the target, mapped into the model's label set.
+    scored, truths, unlabelled, unmappable, mapped = [], [], 0, Counter(), Counter()
+    for i in selected:
+        truth = target_label(rows[i], args.target)
+        if not truth:
+            unlabelled += 1
+            continue
+        label = to_model_label(truth, labels)
+        if label is None:
+            unmappable[truth] += 1
+            continue
+        if label != truth:
+            mapped[(truth, label)] += 1
+        scored.append(i)
+        truths.append(label)
+    for (source, target), count in sorted(mapped.items()):
+        notes.append(f"{count} row(s) labelled {source} scored as {target} (the model has no {source} class)")
+    if not scored:
+        raise SerError(
+            f"{manifest}: no row to score: {len(selected)} selected, {unlabelled} without a {args.target} label, "
+            f"{sum(unmappable.values())} with a label the model cannot output (model labels: {', '.join(labels)})"
+        )
+
+    seen = _seen_in_training(config, [rows[i] for i in scored])
+    if seen:
+        optimistic, caveat, independent = True, seen, False
+        notes.insert(0, seen)
+        print(f"ser: WARNING: {seen}", file=sys.stderr)
+
+    # Predict, a batch at a time; a file that cannot be read is reported and skipped.
+    kept, proba, unreadable = [], [], []
+    with _progress(len(scored), args.progress) as bar:
+        for start in range(0, len(scored), args.batch_size):
+            chunk = scored[start : start + args.batch_size]
+            sources = [str(_audio_path(rows[i].path, manifest)) for i in chunk]
+            for i, outcome in zip(chunk, recognizer.predict_batch(sources, batch_size=len(chunk), on_error="return")):
+                if isinstance(outcome, AudioError):
+                    unreadable.append({"path": rows[i].path, "reason": outcome.reason})
+                    bar.write(f"ser: skipped {rows[i].path}: {outcome.reason}", file=sys.stderr)
+                else:
+                    kept.append(i)
+                    proba.append([outcome.scores[label] for label in labels])
+            bar.update(len(chunk))
+    if not kept:
+        raise SerError(f"{manifest}: none of the {len(scored)} selected files could be read (first: "
+                       f"{unreadable[0]['path']}: {unreadable[0]['reason']})")
+
+    truth_of = dict(zip(scored, truths))
+    proba = np.asarray(proba, dtype=np.float64)
+    y_pred = [labels[k] for k in proba.argmax(axis=1)]
+    result = evaluate_predictions(
+        [rows[i] for i in kept], [truth_of[i] for i in kept], y_pred, proba, labels, protocol,
+        name=name, optimistic=optimistic or is_optimistic(protocol), caveat=caveat, speaker_independent=independent,
+        skipped={"unreadable": unreadable, "unmappable": dict(unmappable), "unlabelled": unlabelled},
+        notes=notes,
+        model={"name": config.get("name", model_dir.name), "path": str(model_dir), "backend": config.get("backend"),
+               "version": config.get("version", ""), "manifest": str(manifest), "target": args.target},
+    )
+    out = write_report(result, args.output or f"eval-{manifest.stem}")
+    print(headline(result))
+    if result["optimistic"]:
+        print(f"  {result['caveat']}")
+    if unreadable or unmappable or unlabelled:
+        print(f"  not scored: {len(unreadable)} unreadable file(s), {sum(unmappable.values())} row(s) with a label "
+              f"the model cannot output, {unlabelled} unlabelled row(s)")
+    print(f"wrote {out}/ (results.json, summary.md, per_file.csv, confusion.png)", file=sys.stderr)
+    return 1 if unreadable else 0
+
+
+def _select(rows, args, manifest: Path):
+    """Which rows to score, and how they were chosen.
+
+    Returns (indices, protocol, name, optimistic, caveat, notes, speaker_independent), the last
+    True when the manifest's folds show that no test speaker is on the training side, None when
+    it cannot tell.
+    """
+    from ser.evaluation.report import RANDOM_CAVEAT
+    from ser.errors import SplitError
+    from ser.splits import folds_from_manifest, is_speaker_independent
+
+    notes: list[str] = []
+    columns = {key for row in rows for key in row.extra}
+    every = list(range(len(rows)))
+    if args.fold is None:
+        if args.split_column:
+            raise SerError("--split-column needs --fold (the value of the rows to score)")
+        split_columns = sorted(columns & {"fold", "split"})
+        if split_columns:
+            notes.append(
+                f"the manifest has a {split_columns[0]!r} column but no --fold was given: every row is scored, "
+                "including rows the model may have trained on"
+            )
+        protocol = args.protocol or "whole manifest"
+        return every, protocol, protocol, False, None, notes, None
+
+    column = args.split_column or ("fold" if "fold" in columns else "split")
+    if column not in columns:
+        raise SerError(f"{manifest}: no {column!r} column to select --fold {args.fold} from; make one with `ser data split`")
+    wanted = str(args.fold).strip().lower()
+    selected = [i for i in every if rows[i].get(column).strip().lower() == wanted]
+    if not selected:
+        values = sorted({rows[i].get(column) for i in every} - {""})
+        raise SerError(f"{manifest}: no row has {column} = {args.fold!r} (values: {', '.join(values)})")
+
+    name, optimistic, caveat = f"{column} {args.fold}", False, None
+    independent = None
+    # folds_from_manifest reads the fold column when there is one, so a split column only without it.
+    if column == "fold" or (column == "split" and "fold" not in columns):
+        try:
+            folds = folds_from_manifest(rows)
+        except SplitError as exc:
+            folds = []
+            notes.append(f"the manifest's folds cannot be read back ({exc}); speaker independence not checked")
+        if not folds:
+            fold = None
+        elif column == "fold":
+            fold = next((f for f in folds if f.name.split()[1].split("/")[0] == wanted), None)
+        else:
+            fold = folds[0] if wanted == "test" else None
+        if column == "split" and wanted in ("train", "val"):
+            optimistic, caveat = True, (
+                f"OPTIMISTIC: these are the {wanted} rows of the split, which the model learnt from or was "
+                "selected on; score the test rows (--fold test)"
+            )
+        if fold is not None:
+            name = fold.name
+            independent = is_speaker_independent(fold, rows)
+            if not independent:
+                optimistic, caveat = True, RANDOM_CAVEAT
+    protocol = args.protocol or ("random" if optimistic and caveat == RANDOM_CAVEAT else name)
+    return selected, protocol, name, optimistic, caveat, notes, independent and not optimistic
+
+
+def _seen_in_training(config: dict, rows) -> str | None:
+    """A warning when the model folder records training speakers (or corpora) that are in `rows`."""
+    training = config.get("training") or {}
+    test_speakers = {r.speaker for r in rows if r.speaker}
+    speakers = training.get("speakers")
+    if speakers:
+        seen = sorted(test_speakers & set(map(str, speakers)))
+        if seen:
+            shown = ", ".join(seen[:8]) + (f" and {len(seen) - 8} more" if len(seen) > 8 else "")
+            return (
+                f"OPTIMISTIC: the model was trained on {len(seen)} of the {len(test_speakers)} test speakers "
+                f"({shown}), so these numbers are not speaker-independent"
+            )
+        return None
+    corpora = training.get("corpora") or (config.get("recipe") or {}).get("corpora")
+    if corpora:
+        seen = sorted({r.corpus for r in rows} & set(corpora))
+        if seen:
+            return (
+                f"OPTIMISTIC: the model was trained on corpus {', '.join(seen)} and does not record which speakers, "
+                "so some test speakers were probably seen in training; these numbers are not speaker-independent"
+            )
+    return None
+
+
+def _combine(args: argparse.Namespace) -> int:
+    import json
+
+    from ser.evaluation.report import RESULTS_FILE, summarize_folds, write_summary
+
+    results = []
+    for folder in args.combine:
+        path = Path(folder) / RESULTS_FILE
+        if not path.is_file():
+            raise SerError(f"{folder}: no {RESULTS_FILE} (write one with `ser evaluate ... -o {folder}`)")
+        try:
+            results.append(json.loads(path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as exc:
+            raise SerError(f"{path}: invalid JSON ({exc})") from None
+    summary = summarize_folds(results)
+    out = write_summary(summary, args.output or "eval-cv")
+    m, s = summary["mean"], summary["std"]
+    line = (f"UA {m['ua']:.3f} ± {s['ua']:.3f}  WA {m['wa']:.3f} ± {s['wa']:.3f}  "
+            f"macro-F1 {m['macro_f1']:.3f} ± {s['macro_f1']:.3f}  ({summary['n_folds']} folds, mean ± std)")
+    print(line + ("  [OPTIMISTIC]" if summary["optimistic"] else ""))
+    if summary["optimistic"]:
+        print(f"  {summary['caveat']}")
+    print(f"wrote {out}/ (cv_results.json, cv_summary.md, cv_confusion.png)", file=sys.stderr)
+    return 0
