@@ -42,7 +42,7 @@ def register(subparsers) -> None:
         "  ser predict 'calls/**/*.mp3' --format csv\n  ser predict interview.wav --timeline --plot interview.png",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    predict.add_argument("inputs", nargs="+", metavar="PATH", help="audio files, folders or glob patterns")
+    predict.add_argument("inputs", nargs="*", metavar="PATH", help="audio files, folders or glob patterns")
     _add_model_options(predict)
     predict.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format (json: one object per input per line)")
     predict.add_argument("-o", "--output", metavar="FILE", help="write the results to FILE (atomically) instead of stdout")
@@ -55,6 +55,7 @@ def register(subparsers) -> None:
     predict.add_argument("--timeline", action="store_true", help="emotion over time: one row per segment, then a summary")
     _add_timeline_options(predict)
     predict.add_argument("--plot", metavar="PNG", help="also draw the result of the (single) input into PNG")
+    _add_engine_options(predict)
     predict.set_defaults(func=run_predict)
 
     plot = subparsers.add_parser(
@@ -82,6 +83,18 @@ def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=_positive_float, default=2.0, metavar="S", help="timeline window in seconds, with --no-vad (default 2)")
     parser.add_argument("--hop", type=_positive_float, default=1.0, metavar="S", help="timeline hop in seconds, with --no-vad (default 1)")
     parser.add_argument("--no-vad", dest="vad", action="store_false", help="timeline over sliding windows instead of detected speech segments")
+
+
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("many files with Ray (pip install 'ser[ray]'; see docs/speed.md)")
+    group.add_argument(
+        "--engine", choices=("local", "ray"), default="local",
+        help="local: this process on all cores (default); ray: Ray Data on a local Ray or a cluster, "
+        "writing -o FILE.parquet or FILE.jsonl and skipping files already in it",
+    )
+    group.add_argument("--manifest", metavar="FILE", help="with --engine ray: also predict the paths listed in FILE (CSV/TSV with a 'path' column, or one path per line)")
+    group.add_argument("--ray-address", metavar="ADDR", default=None, help="Ray cluster to use (auto, ray://head:10001; default $RAY_ADDRESS, else a local Ray)")
+    group.add_argument("--overwrite", action="store_true", help="with --engine ray: start afresh instead of skipping the files already in the output")
 
 
 def _positive_int(text: str) -> int:
@@ -145,6 +158,10 @@ def run_predict(args: argparse.Namespace) -> int:
     from ser.audio import AudioError
     from ser.errors import SerError
 
+    if args.engine == "ray" or args.manifest or args.ray_address or args.overwrite:
+        return run_predict_ray(args)
+    if not args.inputs:
+        raise SerError("nothing to predict: give audio files, folders or glob patterns")
     inputs = expand_inputs(args.inputs)
     if args.plot and len(inputs) != 1:
         raise SerError(f"--plot draws one input, but {len(inputs)} were given; use `ser plot FILE -o PNG` per file")
@@ -178,6 +195,41 @@ def run_predict(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def run_predict_ray(args: argparse.Namespace) -> int:
+    """``ser predict --engine ray``: Ray Data over every input, results into -o, restartable."""
+    from ser.errors import SerError
+
+    if args.engine != "ray":
+        raise SerError("--manifest, --ray-address and --overwrite go with --engine ray")
+    if args.timeline or args.plot:
+        raise SerError("--engine ray predicts whole files; --timeline and --plot work with the local engine")
+    if not args.output:
+        raise SerError("--engine ray writes its results to -o FILE.parquet or -o FILE.jsonl")
+    from ser.inference.ray_engine import predict_with_ray, read_file_list
+
+    if STDIN in args.inputs:
+        raise SerError("--engine ray reads files, not stdin")
+    if not args.inputs and not args.manifest:
+        raise SerError("nothing to predict: give audio files, folders, glob patterns or --manifest FILE")
+    inputs = expand_inputs(args.inputs)
+    for path, problem in inputs:
+        if problem:
+            print(f"ser: {path}: {problem}", file=sys.stderr)
+    paths = [path for path, problem in inputs if not problem]
+    if args.manifest:
+        paths += read_file_list(args.manifest)
+    summary = predict_with_ray(
+        paths, args.output, args.model, address=args.ray_address, batch_size=args.batch_size,
+        overwrite=args.overwrite, max_duration=_max_duration(args),
+    )
+    print(
+        f"{summary['predicted']} files predicted, {summary['failed']} failed, "
+        f"{summary['skipped']} already in {args.output}",
+        file=sys.stderr,
+    )
+    return 1 if summary["failed"] or any(problem for _, problem in inputs) else 0
+
+
 def run_plot(args: argparse.Namespace) -> int:
     recognizer = _recognizer(args)
     signal = recognizer.load(_source(args.input))
@@ -194,17 +246,22 @@ def run_plot(args: argparse.Namespace) -> int:
 
 
 def _recognizer(args: argparse.Namespace):
-    from ser.audio import DEFAULT_MAX_DURATION_S
-    from ser.errors import SerError
     from ser.inference.recognizer import Recognizer
 
-    max_duration = args.max_duration
-    if max_duration is None:
-        try:
-            max_duration = float(os.environ.get("SER_MAX_DURATION", DEFAULT_MAX_DURATION_S))
-        except ValueError:
-            raise SerError(f"SER_MAX_DURATION must be a number of seconds, got {os.environ['SER_MAX_DURATION']!r}") from None
-    return Recognizer.from_pretrained(args.model, max_duration=max_duration)
+    return Recognizer.from_pretrained(args.model, max_duration=_max_duration(args))
+
+
+def _max_duration(args: argparse.Namespace) -> float:
+    """--max-duration, else $SER_MAX_DURATION, else the loader's default (3 hours)."""
+    from ser.audio import DEFAULT_MAX_DURATION_S
+    from ser.errors import SerError
+
+    if args.max_duration is not None:
+        return args.max_duration
+    try:
+        return float(os.environ.get("SER_MAX_DURATION", DEFAULT_MAX_DURATION_S))
+    except ValueError:
+        raise SerError(f"SER_MAX_DURATION must be a number of seconds, got {os.environ['SER_MAX_DURATION']!r}") from None
 
 
 def _source(path: str):
