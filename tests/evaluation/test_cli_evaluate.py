@@ -153,6 +153,24 @@ def test_training_speakers_in_the_test_set_warn_loudly(capsys, clips, eval_model
     code, out, err = run(capsys, "evaluate", "--model", model, "--manifest", manifest, "--fold", "1", "-o", tmp_path / "unseen")
     assert "WARNING" not in err and not json.loads((tmp_path / "unseen" / "results.json").read_text())["optimistic"]
 
+    # A fold folder of `ser train` records its speakers in split.json; an ensemble, in its members'.
+    config.pop("training")
+    (model / "ser_model.json").write_text(json.dumps(config))
+    (model / "split.json").write_text(json.dumps({"trained_on": {"speakers": ["synth_03"]}, "val": {"speakers": ["synth_02"]}}))
+    code, out, err = run(capsys, "evaluate", "--model", model, "--manifest", manifest, "-o", tmp_path / "split")
+    assert "2 of the 4 test speakers (synth_02, synth_03)" in err
+    ensemble = tmp_path / "ensemble"
+    shutil.copytree(model, ensemble / "fold0")
+    shutil.copytree(eval_model_dir, ensemble / "fold1")
+    (ensemble / "ser_model.json").write_text(json.dumps({**config, "ensemble": ["fold0", "fold1"]}))
+    shutil.copy(eval_model_dir / "model.onnx", ensemble)  # the tiny ONNX stands in for the averaged members
+    from ser.cli.evaluate import training_speakers
+    from ser.inference.backends import read_config
+
+    assert training_speakers(ensemble, read_config(ensemble)) == {"synth_02", "synth_03"}
+    assert training_speakers(eval_model_dir, read_config(eval_model_dir)) is None
+    (model / "split.json").unlink()
+
     # A model that records only its training corpora (the shipped default) is flagged on those corpora.
     config["training"] = {"corpora": ["synth"]}
     (model / "ser_model.json").write_text(json.dumps(config))
@@ -166,12 +184,12 @@ def test_gender_target(capsys, clips, tmp_path):
     model = tmp_path / "gender_model"
     model.mkdir()
     export_tiny(model / "model.onnx", n_out=2)
-    write_config(model, labels=["female", "male"])
-    code, out, err = run(capsys, "evaluate", "--model", model, "--manifest", clips / "manifest.csv",
-                         "--target", "gender", "-o", tmp_path / "g")
+    write_config(model, labels=["female", "male"], target="gender")
+    code, out, err = run(capsys, "evaluate", "--model", model, "--manifest", clips / "manifest.csv", "-o", tmp_path / "g")
     result = json.loads((tmp_path / "g" / "results.json").read_text())
     assert result["labels"] == ["female", "male"] and {e["true"] for e in result["per_file"]} == {"female", "male"}
     assert result["metrics"]["n"] == 21  # 20 clips and the boredom one; no gender on the unlabelled row
+    assert result["model"]["target"] == "gender"  # taken from the model's ser_model.json
 
 
 def test_errors_are_clear(capsys, clips, eval_model_dir, tmp_path):

@@ -44,8 +44,8 @@ def register(subparsers) -> None:
                    help="model folder: exported ONNX or training checkpoint (default: $SER_MODEL or the shipped model)")
     p.add_argument("--manifest", metavar="CSV", help="labelled manifest to evaluate on (ser data index / split)")
     p.add_argument("-o", "--output", metavar="DIR", help="folder for the report (default: eval-<manifest name>)")
-    p.add_argument("--target", choices=("emotion", "gender", "gender_emotion"), default="emotion",
-                   help="what the model predicts (default emotion)")
+    p.add_argument("--target", choices=("emotion", "gender", "gender_emotion"), default=None,
+                   help="what the model predicts (default: the model's own \"target\", else emotion)")
     p.add_argument("--fold", metavar="K", help="score only rows whose split column holds K (a fold number, or 'test')")
     p.add_argument("--split-column", default=None, metavar="NAME",
                    help="the column --fold reads (default: 'fold' if the manifest has it, else 'split')")
@@ -80,6 +80,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ser.evaluation.report import (
         evaluate_predictions,
         headline,
+        TARGETS,
         is_optimistic,
         target_label,
         to_model_label,
@@ -96,13 +97,16 @@ def _evaluate(args: argparse.Namespace) -> int:
                                             batch_size=args.batch_size)
     config = read_config(model_dir)
     labels = list(recognizer.labels)
+    target = args.target or str(config.get("target") or "emotion")
+    if target not in TARGETS:
+        raise SerError(f"{model_dir}: the model's target {target!r} is not one of {', '.join(TARGETS)}")
 
     selected, protocol, name, optimistic, caveat, notes, independent = _select(rows, args, manifest)
 
     # Labels: the row's truth for the target, mapped into the model's label set.
     scored, truths, unlabelled, unmappable, mapped = [], [], 0, Counter(), Counter()
     for i in selected:
-        truth = target_label(rows[i], args.target)
+        truth = target_label(rows[i], target)
         if not truth:
             unlabelled += 1
             continue
@@ -118,11 +122,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         notes.append(f"{count} row(s) labelled {source} scored as {target} (the model has no {source} class)")
     if not scored:
         raise SerError(
-            f"{manifest}: no row to score: {len(selected)} selected, {unlabelled} without a {args.target} label, "
+            f"{manifest}: no row to score: {len(selected)} selected, {unlabelled} without a {target} label, "
             f"{sum(unmappable.values())} with a label the model cannot output (model labels: {', '.join(labels)})"
         )
 
-    seen = _seen_in_training(config, [rows[i] for i in scored])
+    seen = _seen_in_training(model_dir, config, [rows[i] for i in scored])
     if seen:
         optimistic, caveat, independent = True, seen, False
         notes.insert(0, seen)
@@ -155,7 +159,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         skipped={"unreadable": unreadable, "unmappable": dict(unmappable), "unlabelled": unlabelled},
         notes=notes,
         model={"name": config.get("name", model_dir.name), "path": str(model_dir), "backend": config.get("backend"),
-               "version": config.get("version", ""), "manifest": str(manifest), "target": args.target},
+               "version": config.get("version", ""), "manifest": str(manifest), "target": target},
     )
     out = write_report(result, args.output or f"eval-{manifest.stem}")
     print(headline(result))
@@ -232,20 +236,20 @@ def _select(rows, args, manifest: Path):
     return selected, protocol, name, optimistic, caveat, notes, independent and not optimistic
 
 
-def _seen_in_training(config: dict, rows) -> str | None:
+def _seen_in_training(model_dir: Path, config: dict, rows) -> str | None:
     """A warning when the model folder records training speakers (or corpora) that are in `rows`."""
-    training = config.get("training") or {}
     test_speakers = {r.speaker for r in rows if r.speaker}
-    speakers = training.get("speakers")
-    if speakers:
-        seen = sorted(test_speakers & set(map(str, speakers)))
+    speakers = training_speakers(model_dir, config)
+    if speakers is not None:
+        seen = sorted(test_speakers & speakers)
         if seen:
             shown = ", ".join(seen[:8]) + (f" and {len(seen) - 8} more" if len(seen) > 8 else "")
             return (
-                f"OPTIMISTIC: the model was trained on {len(seen)} of the {len(test_speakers)} test speakers "
-                f"({shown}), so these numbers are not speaker-independent"
+                f"OPTIMISTIC: the model was trained (or validated) on {len(seen)} of the {len(test_speakers)} "
+                f"test speakers ({shown}), so these numbers are not speaker-independent"
             )
         return None
+    training = config.get("training") or {}
     corpora = training.get("corpora") or (config.get("recipe") or {}).get("corpora")
     if corpora:
         seen = sorted({r.corpus for r in rows} & set(corpora))
@@ -255,6 +259,39 @@ def _seen_in_training(config: dict, rows) -> str | None:
                 "so some test speakers were probably seen in training; these numbers are not speaker-independent"
             )
     return None
+
+
+def training_speakers(model_dir: Path, config: dict) -> set[str] | None:
+    """The speakers a model folder says it learnt from or was selected on; None if it does not say.
+
+    Read from ``ser_model.json`` ``"training": {"speakers": [...]}``, from the ``split.json`` that
+    ``ser train`` writes beside each fold's model (its ``trained_on`` and ``val`` speakers), and,
+    for an ensemble folder, from every member's.
+    """
+    import json
+
+    found: set[str] | None = None
+    listed = (config.get("training") or {}).get("speakers")
+    if listed is not None:
+        found = set(map(str, listed))
+    split = model_dir / "split.json"
+    if split.is_file():
+        try:
+            payload = json.loads(split.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise SerError(f"{split}: invalid JSON ({exc})") from None
+        found = (found or set()) | {
+            str(s) for key in ("trained_on", "train", "val") for s in ((payload.get(key) or {}).get("speakers") or [])
+        }
+    for member in config.get("ensemble") or []:
+        from ser.inference.backends import read_config
+
+        member_dir = model_dir / str(member)
+        if (member_dir / "ser_model.json").is_file():
+            speakers = training_speakers(member_dir, read_config(member_dir))
+            if speakers is not None:
+                found = (found or set()) | speakers
+    return found
 
 
 def _combine(args: argparse.Namespace) -> int:

@@ -515,14 +515,18 @@ TARGETS: tuple[str, ...] = ("emotion", "gender", "gender_emotion")
 
 def target_label(row: Utterance, target: str = "emotion") -> str:
     """The true label of `row` for `target`: its emotion, its gender, or ``gender_emotion``
-    (``female_angry``); ``""`` when a needed column is empty (the row cannot be scored)."""
+    (``female_angry``); ``""`` when a needed column is empty or the gender is neither female nor
+    male (the row cannot be scored). The same labels as ``ser train``'s."""
+    from ser.labels import GENDERS
+
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; known: {', '.join(TARGETS)}")
     if target == "emotion":
         return row.emotion
+    gender = row.gender.lower() if row.gender.lower() in GENDERS else ""
     if target == "gender":
-        return row.gender
-    if target == "gender_emotion":
-        return f"{row.gender}_{row.emotion}" if row.gender and row.emotion else ""
-    raise ValueError(f"unknown target {target!r}; known: {', '.join(TARGETS)}")
+        return gender
+    return f"{gender}_{row.emotion}" if gender and row.emotion else ""
 
 
 def to_model_label(label: str, model_labels: Sequence[str]) -> str | None:
