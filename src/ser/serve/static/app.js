@@ -163,7 +163,9 @@ async function sendAudio(body, contentType, sourceName, timeline) {
     const response = await fetch(`/v1/predict${timeline ? "?timeline=true" : ""}`, { method: "POST", body, headers });
     const data = await response.json().catch(() => null);
     if (!response.ok) {
-      const why = data && data.message ? data.message : `${response.status} ${response.statusText}`;
+      let why = data && data.message ? data.message : `${response.status} ${response.statusText}`;
+      if (why.startsWith(`${sourceName}: `)) why = why.slice(sourceName.length + 2);  // the message names the file too
+      $("result").hidden = true;
       showError(`The server could not use ${sourceName}: ${why}`);
       return;
     }
