@@ -233,3 +233,28 @@ def test_real_clips(capsys, datasets_dir, eval_model_dir, tmp_path):
     assert code == 0, err
     result = json.loads((tmp_path / "emodb" / "results.json").read_text())
     assert result["metrics"]["n"] == 12 and result["skipped"]["unmappable"] == {"boredom": 2}
+
+
+def test_cross_corpus_table_from_reports(capsys, clips, eval_model_dir, tmp_path):
+    """One report on a two-corpus manifest gives a row; a TRAIN:TEST=DIR cell adds one value."""
+    rows = [r for r in read_manifest(clips / "manifest.csv") if r.emotion not in ("", "boredom") and r.path != "corrupt.wav"]
+    for k, r in enumerate(rows):
+        r.path = str(clips / r.path)
+        r.corpus = "alpha" if k % 2 else "beta"
+    write_manifest(rows, tmp_path / "two.csv")
+    run(capsys, "evaluate", "--model", eval_model_dir, "--manifest", tmp_path / "two.csv", "-o", tmp_path / "m1")
+    one = [r for r in rows if r.corpus == "alpha"]
+    write_manifest(one, tmp_path / "alpha.csv")
+    run(capsys, "evaluate", "--model", eval_model_dir, "--manifest", tmp_path / "alpha.csv", "-o", tmp_path / "m2")
+    code, out, err = run(capsys, "evaluate", "--cross-corpus", f"gamma={tmp_path / 'm1'}", f"beta:alpha={tmp_path / 'm2'}",
+                         "-o", tmp_path / "cc")
+    assert code == 0, err
+    by_corpus = {g["group"]: g["ua"] for g in json.loads((tmp_path / "m1" / "results.json").read_text())["breakdowns"]["corpus"]}
+    alpha_only = json.loads((tmp_path / "m2" / "results.json").read_text())["metrics"]["ua"]
+    assert by_corpus["alpha"] == pytest.approx(alpha_only)  # the same clips, the same model
+    assert f"| beta | {alpha_only:.3f} | – |" in out
+    assert f"| gamma | {by_corpus['alpha']:.3f} | {by_corpus['beta']:.3f} |" in out
+    assert (tmp_path / "cc" / "cross_corpus.png").read_bytes()[:4] == b"\x89PNG"
+    assert "cross_corpus.png" in (tmp_path / "cc" / "cross_corpus.md").read_text()
+    code, _, err = run(capsys, "evaluate", "--cross-corpus", "nodir")
+    assert code == 2 and "expected TRAIN=DIR" in err

@@ -3,6 +3,7 @@
     ser evaluate --manifest ravdess-folds.csv --fold 3 -o eval/fold3            # the shipped model
     ser evaluate --model runs/cnn/fold3 --manifest ravdess-folds.csv --fold 3   # a checkpoint
     ser evaluate --combine eval/fold1 eval/fold2 eval/fold3 -o eval/cv          # mean ± std over folds
+    ser evaluate --cross-corpus ravdess=eval/rav-model emodb=eval/emo-model -o eval/cc   # train x test table
 
 Writes results.json, summary.md, per_file.csv and confusion.png (see `ser.evaluation.report`).
 Unreadable files are reported and skipped; rows whose label the model cannot output are counted
@@ -37,7 +38,8 @@ def register(subparsers) -> None:
         "  ser evaluate --manifest emodb.csv                               # the shipped model\n"
         "  ser evaluate --model runs/fold3 --manifest folds.csv --fold 3 -o eval/fold3\n"
         "  ser evaluate --model runs/random --manifest split.csv --fold test --split-column split\n"
-        "  ser evaluate --combine eval/fold1 eval/fold2 eval/fold3 -o eval/cv",
+        "  ser evaluate --combine eval/fold1 eval/fold2 eval/fold3 -o eval/cv\n"
+        "  ser evaluate --cross-corpus ravdess=eval/ravdess-model emodb=eval/emodb-model -o eval/cc",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", metavar="DIR", default=os.environ.get("SER_MODEL"),
@@ -58,16 +60,26 @@ def register(subparsers) -> None:
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("--combine", nargs="+", metavar="DIR",
                    help="instead: combine the reports in these folders (one per fold) into mean ± std")
+    p.add_argument("--cross-corpus", nargs="+", metavar="TRAIN[:TEST]=DIR",
+                   help="instead: a train x test corpus table and heat map from reports; TRAIN=DIR takes each test "
+                   "corpus of DIR's results.json, TRAIN:TEST=DIR one cell (results.json or cv_results.json)")
+    p.add_argument("--metric", choices=("ua", "wa", "macro_f1"), default="ua", help="--cross-corpus: the metric shown (default ua)")
     p.set_defaults(func=run_evaluate)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    if args.combine and args.cross_corpus:
+        raise SerError("--combine and --cross-corpus are two different jobs; give one")
+    if args.cross_corpus:
+        if args.manifest:
+            raise SerError("--cross-corpus reads finished reports; it takes no --manifest")
+        return _cross_corpus(args)
     if args.combine:
         if args.manifest:
             raise SerError("--combine reads finished reports; it takes no --manifest")
         return _combine(args)
     if not args.manifest:
-        raise SerError("ser evaluate needs --manifest CSV (or --combine DIR...)")
+        raise SerError("ser evaluate needs --manifest CSV (or --combine DIR... / --cross-corpus TRAIN=DIR...)")
     return _evaluate(args)
 
 
@@ -294,9 +306,16 @@ def training_speakers(model_dir: Path, config: dict) -> set[str] | None:
     return found
 
 
-def _combine(args: argparse.Namespace) -> int:
+def _read_json(path: Path) -> dict:
     import json
 
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SerError(f"{path}: cannot read it as JSON ({exc})") from None
+
+
+def _combine(args: argparse.Namespace) -> int:
     from ser.evaluation.report import RESULTS_FILE, summarize_folds, write_summary
 
     results = []
@@ -304,10 +323,7 @@ def _combine(args: argparse.Namespace) -> int:
         path = Path(folder) / RESULTS_FILE
         if not path.is_file():
             raise SerError(f"{folder}: no {RESULTS_FILE} (write one with `ser evaluate ... -o {folder}`)")
-        try:
-            results.append(json.loads(path.read_text(encoding="utf-8")))
-        except json.JSONDecodeError as exc:
-            raise SerError(f"{path}: invalid JSON ({exc})") from None
+        results.append(_read_json(path))
     summary = summarize_folds(results)
     out = write_summary(summary, args.output or "eval-cv")
     m, s = summary["mean"], summary["std"]
@@ -317,4 +333,43 @@ def _combine(args: argparse.Namespace) -> int:
     if summary["optimistic"]:
         print(f"  {summary['caveat']}")
     print(f"wrote {out}/ (cv_results.json, cv_summary.md, cv_confusion.png)", file=sys.stderr)
+    return 0
+
+
+def _cross_corpus(args: argparse.Namespace) -> int:
+    from ser.evaluation.metrics import METRIC_NAMES
+    from ser.evaluation.plots import plot_cross_corpus
+    from ser.evaluation.report import CV_RESULTS_FILE, RESULTS_FILE, atomic_file, cross_corpus_table
+
+    cells: dict[tuple[str, str], object] = {}
+    for item in args.cross_corpus:
+        key, sep, folder = item.partition("=")
+        train, _, test = key.partition(":")
+        if not sep or not train or not folder:
+            raise SerError(f"--cross-corpus {item!r}: expected TRAIN=DIR or TRAIN:TEST=DIR")
+        folder = Path(folder)
+        if test:
+            path = folder / CV_RESULTS_FILE if (folder / CV_RESULTS_FILE).is_file() else folder / RESULTS_FILE
+            if not path.is_file():
+                raise SerError(f"{folder}: no {RESULTS_FILE} or {CV_RESULTS_FILE}")
+            cells[(train, test)] = _read_json(path)
+            continue
+        if not (folder / RESULTS_FILE).is_file():
+            raise SerError(f"{folder}: no {RESULTS_FILE} (TRAIN=DIR reads one report's per-corpus scores)")
+        result = _read_json(folder / RESULTS_FILE)
+        # One report on a multi-corpus manifest gives a cell per test corpus.
+        for row in result["breakdowns"]["corpus"]:
+            cells[(train, row["group"])] = {"metrics": row, "optimistic": result.get("optimistic", False)}
+    out = Path(args.output or "eval-cross-corpus")
+    table = cross_corpus_table(cells, metric=args.metric)
+    picture = ""
+    try:
+        plot_cross_corpus(cells, out / "cross_corpus.png", metric=args.metric)
+        picture = "![heat map](cross_corpus.png)\n\n"
+    except ImportError:
+        print("ser: matplotlib is not installed: no cross_corpus.png", file=sys.stderr)
+    with atomic_file(out / "cross_corpus.md") as temp:
+        temp.write_text(f"# Cross-corpus {METRIC_NAMES[args.metric]}\n\n{picture}{table}", encoding="utf-8")
+    print(table, end="")
+    print(f"wrote {out}/ (cross_corpus.md, cross_corpus.png)", file=sys.stderr)
     return 0
