@@ -33,6 +33,10 @@ junk = st.one_of(
     st.integers(1, 70000).map(lambda n: b"\x00" * n),  # zero bytes
     st.sampled_from([b"RIFF", b"RIFF\xff\xff\xff\xffWAVEfmt ", b"fLaC", b"OggS", b"ID3\x04", b"\x1aE\xdf\xa3", b"FORM\x00\x00\x00\x10AIFF"]),
 )
+# Float WAVs whose samples may be anything: huge, tiny, NaN, infinite.
+wild_floats = st.lists(st.floats(width=32), min_size=1, max_size=400).map(
+    lambda xs: wav_bytes(np.asarray(xs, np.float32), subtype="FLOAT")
+)
 truncated = st.tuples(st.sampled_from(SOURCES), st.floats(0.0, 0.97)).map(lambda t: t[0][: int(len(t[0]) * t[1])])
 # A real file with a few bytes overwritten after its header: damaged, never clean.
 damaged_header = st.tuples(st.sampled_from(SOURCES[:1]), st.integers(4, 43), st.binary(min_size=1, max_size=8)).map(
@@ -94,6 +98,17 @@ def test_broken_multipart(fuzz_client, boundary, parts, cut):
     raw = raw[: int(len(raw) * cut)]
     response = fuzz_client.post("/v1/predict", content=raw, headers={"content-type": f"multipart/form-data; boundary={boundary}"})
     check_refusal(response)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflowing features, refused after
+@FUZZ
+@given(body=wild_floats)
+def test_float_samples_of_any_value(fuzz_client, body):
+    response = fuzz_client.post("/v1/predict", content=body)
+    if response.status_code != 200:
+        check_refusal(response)
+    else:
+        assert all(0 <= v <= 1 for v in response.json()["scores"].values())
 
 
 @FUZZ

@@ -120,6 +120,14 @@ def test_nan_samples(client):
         assert "NaN" in expect_close(ws, 1007, "invalid_samples")["message"]
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflowing features, refused after
+def test_float_samples_that_overflow_the_model(client):
+    with client.websocket_connect("/v1/stream?format=float32") as ws:
+        ws.receive_json()
+        ws.send_bytes(np.full(2 * SR, 3.7e19, "<f4").tobytes())
+        assert "[-1, 1]" in expect_close(ws, 1007, "invalid_samples")["message"]
+
+
 def test_message_too_large(make_client):
     small = make_client(max_message_bytes=1000)
     with small.websocket_connect("/v1/stream") as ws:

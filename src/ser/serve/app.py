@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -44,6 +45,7 @@ log = logging.getLogger("ser.serve")
 
 STATIC_DIR = Path(__file__).parent / "static"
 NO_SPEECH = "no speech detected; the label is a guess"
+MAX_PEAK = 1000.0  # 60 dB above full scale: no recording is this loud
 # Keys of ser_model.json that describe how to run the model rather than the model itself.
 _TECHNICAL_KEYS = {"format", "backend", "frontend", "onnx", "labels", "sample_rate", "temperature", "max_frames", "min_samples"}
 # WebSocket close codes (RFC 6455 and the IANA registry).
@@ -243,7 +245,16 @@ def _predict_upload(recognizer: Recognizer, data: bytes, name: str, max_duration
     except Exception as exc:  # a decoder failing in a way ser.audio does not know yet: still the input's fault
         log.exception("decoder error on %s", name)
         raise ApiError(422, "corrupt_audio", f"{name}: the audio cannot be decoded ({type(exc).__name__}: {exc})") from None
-    body = recognizer.predict_signals([signal])[0].to_dict()
+    if signal.shape[0] == 0:  # e.g. a header claiming a rate so high that resampling leaves nothing
+        raise ApiError(422, "no_samples", f"{name}: the audio holds no samples at 16 kHz (is its sample rate right?)")
+    peak = float(np.max(np.abs(signal)))
+    if peak > MAX_PEAK:
+        # Float files can hold any value; ones this far past full scale are not audio and overflow the features.
+        raise ApiError(422, "invalid_samples", f"{name}: sample values reach {peak:.3g}, far outside the [-1, 1] range of audio")
+    prediction = recognizer.predict_signals([signal])[0]
+    if not np.isfinite(list(prediction.scores.values())).all():
+        raise ApiError(422, "invalid_samples", f"{name}: the model cannot score these samples (its scores are not finite)")
+    body = prediction.to_dict()
     if not speech_regions(signal):
         body["warning"] = NO_SPEECH
     if options["timeline"]:
@@ -302,11 +313,11 @@ async def _serve_stream(websocket: WebSocket, recognizer: Recognizer, work: Work
             except ValueError as exc:
                 await _ws_error(websocket, WS_BAD_DATA, "invalid_samples", f"the audio message cannot be used: {exc}")
                 return
-            for update in updates:
-                await websocket.send_json({"type": "update", **update.to_dict()})
+            if not await _send_updates(websocket, updates):
+                return
         elif _message_type(text) == "end":
-            for update in await work.run(stream.flush):
-                await websocket.send_json({"type": "update", **update.to_dict()})
+            if not await _send_updates(websocket, await work.run(stream.flush)):
+                return
             await websocket.send_json({"type": "end", "duration_s": round(stream.time_s, 3)})
             await websocket.close(WS_NORMAL)
             return
@@ -316,6 +327,19 @@ async def _serve_stream(websocket: WebSocket, recognizer: Recognizer, work: Work
                 'expected binary PCM messages or the text message {"type": "end"}, got ' + repr((text or "")[:80]),
             )
             return
+
+
+async def _send_updates(websocket: WebSocket, updates: list) -> bool:
+    """Send each update; False (after closing with an error) if the model could not score the audio."""
+    for update in updates:
+        if not np.isfinite(list(update.prediction.scores.values())).all():
+            await _ws_error(
+                websocket, WS_BAD_DATA, "invalid_samples",
+                "the model cannot score this audio (its scores are not finite): float32 samples must lie in [-1, 1]",
+            )
+            return False
+        await websocket.send_json({"type": "update", **update.to_dict()})
+    return True
 
 
 def _message_type(text: str | None) -> str | None:
