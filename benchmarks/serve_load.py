@@ -1,0 +1,221 @@
+"""Load check of `ser serve`: concurrent clients on loopback, throughput, latency, errors and memory.
+
+Starts ``ser serve`` as its own process on a free loopback port, then for each client count runs
+that many clients for a fixed time, each posting the example clips (examples/*.flac, about 3.5 s
+each) one after another as fast as the answers come. It records every request's latency and
+status, and samples the server's resident memory (VmRSS from /proc) twice a second throughout,
+and writes benchmarks/serve_load.md.
+
+    python benchmarks/serve_load.py                      # the shipped model, 1/2/8/32 clients, 20 s each
+    python benchmarks/serve_load.py --model DIR --clients 1,4 --seconds 10
+
+Traffic goes to 127.0.0.1 only; every loop is bounded by --seconds, and the server is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = REPO / "src" / "ser" / "pretrained" / "default"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model folder (default: the shipped model)")
+    parser.add_argument("--clients", default="1,2,8,32", help="comma-separated concurrent client counts")
+    parser.add_argument("--seconds", type=float, default=20.0, help="duration of each level")
+    parser.add_argument("--workers", type=int, default=2, help="ser serve --workers")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "serve_load.md")
+    args = parser.parse_args()
+    if not (args.model / "ser_model.json").is_file():
+        sys.exit(f"no model at {args.model} (ser_model.json missing); pass --model DIR")
+    clips = [p.read_bytes() for p in sorted((REPO / "examples").glob("*.flac"))]
+    levels = [int(n) for n in args.clients.split(",")]
+
+    port = free_port()
+    command = [
+        sys.executable, "-m", "ser.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
+        "--model", str(args.model), "--workers", str(args.workers), "--log-level", "warning",
+    ]
+    server = subprocess.Popen(command, cwd=REPO)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, server)
+        rows, rss = asyncio.run(run_levels(url, server.pid, clips, levels, args.seconds))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    write_report(args, rows, rss, clips)
+    return 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, server: subprocess.Popen, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"ser serve exited with status {server.returncode}")
+        try:
+            if httpx.get(url + "/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    sys.exit("ser serve did not become healthy in time")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def run_levels(url, pid, clips, levels, seconds):
+    samples: list[tuple[float, float]] = []  # (seconds since start, RSS MiB)
+    start = time.monotonic()
+    stop = asyncio.Event()
+
+    async def sample_memory():
+        while not stop.is_set():
+            samples.append((time.monotonic() - start, rss_mib(pid)))
+            try:
+                await asyncio.wait_for(stop.wait(), 0.5)
+            except asyncio.TimeoutError:
+                pass
+
+    sampler = asyncio.create_task(sample_memory())
+    rows = []
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=httpx.Limits(max_connections=max(levels) + 4)) as http:
+        for i in range(3):  # warm-up: first calls allocate the session's buffers
+            (await http.post("/v1/predict", content=clips[i % len(clips)])).raise_for_status()
+        for clients in levels:
+            rss_before = rss_mib(pid)
+            t0 = time.monotonic()
+            results = await asyncio.gather(*(client(http, clips, k, t0 + seconds) for k in range(clients)))
+            elapsed = time.monotonic() - t0
+            latencies = np.array([lat for r in results for lat, ok in r if ok])
+            errors = sum(1 for r in results for _, ok in r if not ok)
+            level_rss = [m for t, m in samples if t0 - start <= t]
+            rows.append(
+                {
+                    "clients": clients,
+                    "requests": len(latencies) + errors,
+                    "rps": len(latencies) / elapsed,
+                    "p50": float(np.percentile(latencies, 50)) * 1000 if len(latencies) else float("nan"),
+                    "p95": float(np.percentile(latencies, 95)) * 1000 if len(latencies) else float("nan"),
+                    "errors": errors,
+                    "rss_before": rss_before,
+                    "rss_max": max(level_rss) if level_rss else rss_before,
+                    "rss_after": rss_mib(pid),
+                }
+            )
+            print(
+                f"{clients:3d} clients: {rows[-1]['requests']} requests, {rows[-1]['rps']:.2f} req/s, "
+                f"p50 {rows[-1]['p50']:.0f} ms, p95 {rows[-1]['p95']:.0f} ms, {errors} errors, "
+                f"RSS {rss_before:.0f} -> {rows[-1]['rss_after']:.0f} MiB (max {rows[-1]['rss_max']:.0f})",
+                flush=True,
+            )
+    stop.set()
+    await sampler
+    return rows, samples
+
+
+async def client(http: httpx.AsyncClient, clips: list[bytes], k: int, deadline: float) -> list[tuple[float, bool]]:
+    """Post clips back to back until `deadline`; (latency s, ok) per request."""
+    results = []
+    i = k
+    while time.monotonic() < deadline:
+        t = time.monotonic()
+        try:
+            response = await http.post("/v1/predict", content=clips[i % len(clips)], headers={"content-type": "audio/flac"})
+            ok = response.status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        results.append((time.monotonic() - t, ok))
+        i += 1
+    return results
+
+
+def cpu_name() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def write_report(args, rows, rss, clips) -> None:
+    import onnxruntime
+
+    durations = []
+    from ser.audio import info
+
+    for clip in clips:
+        durations.append(info(clip).duration)
+    command = f"python benchmarks/serve_load.py --clients {args.clients} --seconds {args.seconds:g} --workers {args.workers}"
+    if args.model != DEFAULT_MODEL:
+        command += f" --model {args.model}"
+    lines = [
+        "# `ser serve` under load",
+        "",
+        f"N concurrent clients on loopback, each posting the {len(clips)} example clips (FLAC, "
+        f"{min(durations):.1f}-{max(durations):.1f} s) back to back as raw bodies to `POST /v1/predict`, "
+        f"for {args.seconds:g} s per row, one server process (`ser serve --workers {args.workers}`, the default "
+        "limits: 32 requests admitted at once, so every row up to 32 clients must queue, never refuse). "
+        "Latency is from sending the request to the full answer, as the client sees it (queueing included). "
+        "Errors are any answer other than 200, or a failed connection. RSS is the server process's resident "
+        "memory (VmRSS), sampled every 0.5 s.",
+        "",
+        "| clients | requests | req/s | p50 latency (ms) | p95 latency (ms) | errors | RSS before → after (max), MiB |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['clients']} | {r['requests']} | {r['rps']:.2f} | {r['p50']:.0f} | {r['p95']:.0f} | {r['errors']} | "
+            f"{r['rss_before']:.0f} → {r['rss_after']:.0f} ({r['rss_max']:.0f}) |"
+        )
+    times = [t for t, _ in rss]
+    mem = [m for _, m in rss]
+    marks = np.unique(np.linspace(0, len(rss) - 1, min(12, len(rss))).round().astype(int))
+    after_warmup = rows[0]["rss_before"]
+    lines += [
+        "",
+        "RSS over the whole run (s → MiB): " + ", ".join(f"{times[i]:.1f} → {mem[i]:.0f}" for i in marks) + ".",
+        f"After the 3 warm-up requests {after_warmup:.0f} MiB; at the end {mem[-1]:.0f} MiB "
+        f"({mem[-1] - after_warmup:+.0f} MiB); highest {max(mem):.0f} MiB.",
+        "",
+        f"- CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} logical cores visible, shared by the server and the "
+        "load generator (and by whatever else ran on the machine)",
+        f"- model: {args.model.name} ({'the shipped default' if args.model == DEFAULT_MODEL else 'given by --model'}); "
+        f"onnxruntime {onnxruntime.__version__}, default threads; Python {platform.python_version()}",
+        "",
+        f"Reproduce: `{command}`",
+        "",
+    ]
+    args.out.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
