@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
@@ -121,13 +122,16 @@ class OnnxBackend:
     ----------
     directory : the model folder.
     config : its parsed ``ser_model.json`` (see `read_config`).
-    threads : onnxruntime intra-op threads (default: the cores this process may use).
+    threads : cores to use (default: the cores this process may use).
     batch_size : most clips per onnxruntime call.
+
+    One call of one clip runs on `threads` onnxruntime threads (the lowest latency). Many clips are
+    spread over `threads` worker threads, each computing its clips' front end and running one
+    single-threaded onnxruntime call at a time: independent work per core scales better than
+    splitting each small matrix product across cores (benchmarks/speed.md).
     """
 
     def __init__(self, directory: Path, config: dict[str, Any], *, threads: int | None = None, batch_size: int = 16):
-        import onnxruntime as ort
-
         self.directory = Path(directory)
         self.config = config
         self.labels: list[str] = list(config["labels"])
@@ -145,16 +149,11 @@ class OnnxBackend:
         model_file = self.directory / str(onnx.get("file", "model.onnx"))
         if not model_file.is_file():
             raise ModelError(f"{self.directory}: the ONNX file {model_file.name} named in {CONFIG_NAME} is missing")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.intra_op_num_threads = threads or _available_cores()
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
-        try:
-            self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own untyped errors for unreadable graphs
-            raise ModelError(f"{model_file}: onnxruntime cannot load it ({exc})") from None
+        self.model_file = model_file
+        self.threads = max(1, int(threads or _available_cores()))
+        self.session = self._new_session(self.threads)
+        self._parallel: tuple[Any, Any] | None = None  # (single-threaded session, thread pool), made when first needed
+        self._lock = threading.Lock()
 
         self.input_name = str(onnx.get("input", "input_features"))
         self.output_name = str(onnx.get("output", "logits"))
@@ -198,17 +197,20 @@ class OnnxBackend:
             for start, end in split_evenly(signal.shape[0], max_samples):
                 pieces.append((index, float(end - start), signal[start:end]))
 
-        frames = [p[2].shape[0] // HOP_LENGTH for p in pieces]
         probs = np.zeros((len(pieces), len(self.labels)))
-        order = sorted(range(len(pieces)), key=lambda i: frames[i])
-        group: list[int] = []
-        for position, i in enumerate(order):
-            group.append(i)
-            last = position + 1 == len(order)
-            if last or len(group) == self.batch_size or frames[order[position + 1]] != frames[i]:
-                batch = np.stack([self.features(pieces[j][2]) for j in group])
-                probs[group] = softmax(self._run(batch), self.temperature)
-                group = []
+        groups = self._groups([p[2].shape[0] // HOP_LENGTH for p in pieces])
+
+        def predict_group(group: list[int], session) -> None:
+            batch = np.stack([self.features(pieces[j][2]) for j in group])
+            probs[group] = softmax(self._run(batch, session), self.temperature)
+
+        if len(groups) > 1 and self.threads > 1:
+            session, pool = self._parallel_runner()
+            for future in [pool.submit(predict_group, group, session) for group in groups]:
+                future.result()
+        else:
+            for group in groups:
+                predict_group(group, self.session)
 
         totals = np.zeros((len(signals), len(self.labels)))
         weights = np.zeros(len(signals))
@@ -217,8 +219,45 @@ class OnnxBackend:
             weights[index] += weight
         return (totals / np.maximum(weights, 1e-12)[:, None]).astype(np.float32)
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run([self.output_name], {self.input_name: batch})[0]
+    def _groups(self, frames: list[int]) -> list[list[int]]:
+        """Indices of pieces with equal frame counts, in calls of at most `batch_size` clips,
+        split further so that a large batch of one length still keeps every core busy."""
+        by_frames: dict[int, list[int]] = {}
+        for i, n in enumerate(frames):
+            by_frames.setdefault(n, []).append(i)
+        groups = []
+        for n in sorted(by_frames):
+            members = by_frames[n]
+            size = min(self.batch_size, max(1, -(-len(members) // self.threads)))
+            groups += [members[k : k + size] for k in range(0, len(members), size)]
+        return groups
+
+    def _new_session(self, threads: int):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
+        try:
+            return ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors for unreadable graphs
+            raise ModelError(f"{self.model_file}: onnxruntime cannot load it ({exc})") from None
+
+    def _parallel_runner(self):
+        with self._lock:
+            if self._parallel is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                # onnxruntime sessions may run from several threads at once; one thread each.
+                pool = ThreadPoolExecutor(self.threads, thread_name_prefix="ser-onnx")
+                self._parallel = (self._new_session(1), pool)
+            return self._parallel
+
+    def _run(self, batch: np.ndarray, session=None) -> np.ndarray:
+        return (session or self.session).run([self.output_name], {self.input_name: batch})[0]
 
 
 def _available_cores() -> int:

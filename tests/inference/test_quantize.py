@@ -1,0 +1,72 @@
+"""Int8 quantisation of a model folder: loads in ser, keeps the config, follows the float model, deterministic."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from inference_helpers import speechlike
+from ser.errors import ModelError
+from ser.inference.backends import load_backend
+
+pytest.importorskip("onnx", reason="quantisation needs the onnx package (the train extra)")
+from ser.training.quantize import agreement, quantize_model  # noqa: E402
+
+
+def test_quantised_folder_loads_and_follows_the_float_model(tiny_model_dir, tmp_path):
+    (tiny_model_dir / "MODEL_CARD.md").write_text("card")
+    out = quantize_model(tiny_model_dir, tmp_path / "int8")
+    source = json.loads((tiny_model_dir / "ser_model.json").read_text())
+    config = json.loads((out / "ser_model.json").read_text())
+    note = config.pop("quantization")
+    assert config == source  # every other key kept
+    assert note["ops"] == ["MatMul", "Gemm"] and "int8" in note["weights"] and len(note["source_sha256"]) == 64
+    assert (out / "MODEL_CARD.md").read_text() == "card"
+
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(out / "model.onnx")).graph.node}
+    assert ops & {"MatMulInteger", "DynamicQuantizeMatMul", "DynamicQuantizeLinear"}
+
+    signals = [speechlike(s, seed=i) for i, s in enumerate((0.6, 1.0, 1.7, 2.3))]
+    stats = agreement(tiny_model_dir, out, signals)
+    assert stats["clips"] == 4 and stats["max_prob_diff"] < 0.05
+    assert np.allclose(load_backend(out).predict_proba(signals).sum(1), 1, atol=1e-5)
+
+
+def test_deterministic_and_in_place(tiny_model_dir, tmp_path):
+    a = quantize_model(tiny_model_dir, tmp_path / "a")
+    b = quantize_model(tiny_model_dir, tmp_path / "b")
+    assert (a / "model.onnx").read_bytes() == (b / "model.onnx").read_bytes()
+    assert (a / "ser_model.json").read_text() == (b / "ser_model.json").read_text()
+
+    folder = tmp_path / "in-place"
+    shutil.copytree(tiny_model_dir, folder)
+    quantize_model(folder, folder)
+    assert (folder / "model.onnx").read_bytes() == (a / "model.onnx").read_bytes()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
+    with pytest.raises(ModelError, match="already quantised"):
+        quantize_model(folder, tmp_path / "twice")
+
+
+def test_bad_folders(tmp_path, tiny_model_dir):
+    with pytest.raises(ModelError, match="no such model folder"):
+        quantize_model(tmp_path / "none", tmp_path / "out")
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "model.onnx").unlink()
+    with pytest.raises(ModelError, match="missing"):
+        quantize_model(broken, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli(tiny_model_dir, tmp_path, capsys):
+    from ser.training.quantize import main
+
+    assert main([str(tiny_model_dir), str(tmp_path / "q")]) == 0
+    assert "wrote" in capsys.readouterr().err
+    assert main([str(tmp_path / "none"), str(tmp_path / "q2")]) == 2
+    assert "no such model folder" in capsys.readouterr().err
