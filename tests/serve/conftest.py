@@ -30,9 +30,9 @@ def client(recognizer):
     """A TestClient over an app with the default limits, shared by the module's tests."""
     from fastapi.testclient import TestClient
 
-    from ser.serve.app import create_app
+    from ser.serve.app import ServeConfig, create_app
 
-    with TestClient(create_app(recognizer)) as test_client:
+    with TestClient(create_app(recognizer, config=ServeConfig())) as test_client:
         yield test_client
 
 

@@ -298,6 +298,15 @@ def test_the_model_is_loaded_once(serve_model_dir, monkeypatch, speech_wav):
     assert len(loads) == 1
 
 
+def test_factory_without_arguments_reads_the_environment(serve_model_dir, monkeypatch):
+    from ser.serve import create_app
+
+    monkeypatch.setenv("SER_MODEL", str(serve_model_dir))
+    monkeypatch.setenv("SER_MAX_UPLOAD_MB", "1")
+    app = create_app()
+    assert app.state.recognizer.labels == LABELS and app.state.config.max_upload_bytes == 2**20
+
+
 def test_a_bad_model_folder_fails_at_creation(tmp_path):
     from ser.errors import ModelError
     from ser.serve.app import create_app

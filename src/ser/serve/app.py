@@ -87,15 +87,19 @@ class ServeConfig:
 
 
 def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike | None = None, config: ServeConfig | None = None) -> FastAPI:
-    """The FastAPI app serving `recognizer` (default: the model folder `model`, else the shipped model).
+    """The FastAPI app serving `recognizer` (default: the model folder `model`, else ``$SER_MODEL``,
+    else the shipped model), with the limits `config` (default: `ServeConfig.from_env`).
 
-    Raises `ser.errors.ModelError` when the model cannot be loaded, so a bad ``--model`` fails
-    at start-up rather than on the first request.
+    Called without arguments it suits ``uvicorn --factory ser.serve:create_app``. Raises
+    `ser.errors.ModelError` when the model cannot be loaded, so a bad ``--model`` fails at
+    start-up rather than on the first request.
     """
     from ser import __version__
 
-    config = config or ServeConfig()
-    recognizer = recognizer or Recognizer.from_pretrained(model, max_duration=config.max_duration_s)
+    config = config or ServeConfig.from_env()
+    if recognizer is None:
+        model = model or os.environ.get("SER_MODEL") or None
+        recognizer = Recognizer.from_pretrained(model, max_duration=config.max_duration_s)
     work = WorkQueue(config.workers, config.max_pending)
     model_body = _model_body(recognizer)
     started = time.monotonic()
