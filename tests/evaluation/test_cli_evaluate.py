@@ -133,6 +133,7 @@ def test_random_split_is_optimistic_everywhere(capsys, clips, eval_model_dir, tm
     assert "OPTIMISTIC" in out
 
 
+@pytest.mark.filterwarnings("ignore:y_pred contains classes")
 def test_training_speakers_in_the_test_set_warn_loudly(capsys, clips, eval_model_dir, tmp_path):
     model = tmp_path / "model"
     shutil.copytree(eval_model_dir, model)
@@ -146,6 +147,10 @@ def test_training_speakers_in_the_test_set_warn_loudly(capsys, clips, eval_model
     assert result["optimistic"] is True and result["speaker_independent"] is False
     assert "2 of the 4 test speakers" in result["caveat"] and "OPTIMISTIC" in out
     assert any("'fold' column but no --fold" in note for note in result["notes"])
+    # ... and it scores the speakers the model never heard on their own.
+    unseen = [e for e in result["per_file"] if e["speaker"] in ("synth_02", "synth_03")]
+    ua = balanced_accuracy_score([e["true"] for e in unseen], [e["predicted"] for e in unseen])
+    assert f"on the 2 test speaker(s) the model never saw ({len(unseen)} clips): UA {ua:.3f}" in out
 
     # Test speakers the model never heard: no warning.
     config["training"] = {"speakers": ["someone_else"]}
@@ -258,3 +263,39 @@ def test_cross_corpus_table_from_reports(capsys, clips, eval_model_dir, tmp_path
     assert "cross_corpus.png" in (tmp_path / "cc" / "cross_corpus.md").read_text()
     code, _, err = run(capsys, "evaluate", "--cross-corpus", "nodir")
     assert code == 2 and "expected TRAIN=DIR" in err
+
+
+@pytest.mark.slow
+def test_a_training_checkpoint_evaluates_like_the_trainer_scored_it(capsys, tmp_path):
+    """Issue 5: a `ser train` fold folder (an sklearn checkpoint) loads through the same loader as
+    ONNX; scoring its test fold gives the trainer's own numbers, and the other fold is flagged."""
+    pytest.importorskip("ser.training.checkpoint")
+    rows = []
+    for i in range(24):
+        path = tmp_path / f"c{i:02d}.wav"
+        sf.write(path, speechlike(0.7, seed=i, level=[0.05, 0.15, 0.3, 0.5][i % 4]), SR)
+        rows.append(Utterance(path=str(path), corpus="synth", speaker=f"synth_{i // 4}",
+                              emotion=EMOTIONS[i % 4], gender="female"))
+    write_manifest(rows, tmp_path / "m.csv")
+    code = main(["train", "--manifest", str(tmp_path / "m.csv"), "--model", "logreg", "--features", "mfcc",
+                 "--protocol", "speaker-kfold", "--folds", "2", "--seed", "0", "-o", str(tmp_path / "run"), "--quiet"])
+    capsys.readouterr()
+    assert code == 0
+    fold_dir = tmp_path / "run" / "fold0"
+    trainer = json.loads((fold_dir / "results.json").read_text())
+    split = json.loads((fold_dir / "split.json").read_text())
+    test_speakers = set(split["test"]["speakers"])
+    for r in rows:  # the trainer's fold as a manifest column: 1 = its test speakers
+        r.extra["fold"] = "1" if r.speaker in test_speakers else "2"
+    write_manifest(rows, tmp_path / "folds.csv")
+    code, out, err = run(capsys, "evaluate", "--model", fold_dir, "--manifest", tmp_path / "folds.csv", "--fold", "1",
+                         "-o", tmp_path / "eval")
+    assert code == 0, err
+    mine = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert mine["model"]["backend"] == "sklearn" and not mine["optimistic"]
+    assert {e["path"] for e in mine["per_file"]} == {e["path"] for e in trainer["per_file"]}
+    for key in ("ua", "wa", "macro_f1"):
+        assert mine["metrics"][key] == pytest.approx(trainer["metrics"][key])
+    code, out, err = run(capsys, "evaluate", "--model", fold_dir, "--manifest", tmp_path / "folds.csv", "--fold", "2",
+                         "-o", tmp_path / "eval2")
+    assert "WARNING" in err and "OPTIMISTIC" in out  # fold 2 holds the speakers fold0 trained on

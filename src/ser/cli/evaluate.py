@@ -165,6 +165,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     truth_of = dict(zip(scored, truths))
     proba = np.asarray(proba, dtype=np.float64)
     y_pred = [labels[k] for k in proba.argmax(axis=1)]
+    unseen_line = None
+    if seen:
+        unseen_line = _unseen_scores(model_dir, config, [rows[i] for i in kept], [truth_of[i] for i in kept], y_pred)
+        if unseen_line:
+            notes.insert(1, unseen_line)
     result = evaluate_predictions(
         [rows[i] for i in kept], [truth_of[i] for i in kept], y_pred, proba, labels, protocol,
         name=name, optimistic=optimistic or is_optimistic(protocol), caveat=caveat, speaker_independent=independent,
@@ -177,6 +182,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(headline(result))
     if result["optimistic"]:
         print(f"  {result['caveat']}")
+    if unseen_line:
+        print(f"  {unseen_line}")
     if unreadable or unmappable or unlabelled:
         print(f"  not scored: {len(unreadable)} unreadable file(s), {sum(unmappable.values())} row(s) with a label "
               f"the model cannot output, {unlabelled} unlabelled row(s)")
@@ -271,6 +278,22 @@ def _seen_in_training(model_dir: Path, config: dict, rows) -> str | None:
                 "so some test speakers were probably seen in training; these numbers are not speaker-independent"
             )
     return None
+
+
+def _unseen_scores(model_dir: Path, config: dict, rows, y_true, y_pred) -> str | None:
+    """UA, WA and macro-F1 on the test speakers the model never heard, when it records which it did."""
+    from ser.evaluation.metrics import scores
+
+    speakers = training_speakers(model_dir, config)
+    if speakers is None:
+        return None
+    index = [i for i, r in enumerate(rows) if r.speaker and r.speaker not in speakers]
+    if not index:
+        return "every test speaker was seen in training: there is no speaker-independent subset"
+    m = scores([y_true[i] for i in index], [y_pred[i] for i in index])
+    n_speakers = len({rows[i].speaker for i in index})
+    return (f"on the {n_speakers} test speaker(s) the model never saw ({m['n']} clips): "
+            f"UA {m['ua']:.3f}  WA {m['wa']:.3f}  macro-F1 {m['macro_f1']:.3f}")
 
 
 def training_speakers(model_dir: Path, config: dict) -> set[str] | None:
