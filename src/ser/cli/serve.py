@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from ser.cli.predict import _positive_float, _positive_int
 from ser.errors import SerError
 
 ORDER = 60
@@ -72,18 +73,4 @@ def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be a TCP port (0-65535), got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
