@@ -181,6 +181,11 @@ def test_training_speakers_in_the_test_set_warn_loudly(capsys, clips, eval_model
     (model / "ser_model.json").write_text(json.dumps(config))
     code, out, err = run(capsys, "evaluate", "--model", model, "--manifest", manifest, "--fold", "1", "-o", tmp_path / "corpus")
     assert "trained on corpus synth" in err
+    config.pop("training")
+    config["recipe"] = {"corpora": {"synth": "SYNTH", "ravdess": "RAVDESS"}}  # as the default model writes it
+    (model / "ser_model.json").write_text(json.dumps(config))
+    code, out, err = run(capsys, "evaluate", "--model", model, "--manifest", manifest, "--fold", "1", "-o", tmp_path / "recipe")
+    assert "trained on corpus synth" in err and "OPTIMISTIC" in out
 
 
 def test_gender_target(capsys, clips, tmp_path):
