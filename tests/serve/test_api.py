@@ -283,6 +283,30 @@ def test_a_full_queue_answers_503(recognizer, speech_wav):
     assert [r.status_code for r in accepted] == [200, 200]
 
 
+def test_an_upload_that_never_ends_times_out(recognizer, speech_wav):
+    from ser.serve.app import ServeConfig, create_app
+
+    app = create_app(recognizer, config=ServeConfig(upload_timeout_s=0.2, max_pending=1))
+
+    async def slow_client():
+        never = asyncio.Event()
+
+        async def body():
+            yield speech_wav[:100]
+            await never.wait()  # the rest never comes
+            yield b""
+
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            stalled = await http.post("/v1/predict", content=body())
+            after = await http.post("/v1/predict", content=speech_wav)  # the place was given back
+            return stalled, after
+
+    stalled, after = asyncio.run(slow_client())
+    assert_error(stalled, 408, "upload_timeout", "0.2 s")
+    assert after.status_code == 200
+
+
 def test_the_model_is_loaded_once(serve_model_dir, monkeypatch, speech_wav):
     from fastapi.testclient import TestClient
 
@@ -339,7 +363,7 @@ def test_openapi_schema(client):
     predict = schema["paths"]["/v1/predict"]["post"]
     assert {"multipart/form-data", "application/octet-stream", "audio/*"} <= set(predict["requestBody"]["content"])
     assert predict["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/PredictionBody")
-    assert {"400", "413", "415", "422", "503"} <= set(predict["responses"])
+    assert {"400", "408", "413", "415", "422", "503"} <= set(predict["responses"])
     assert {q["name"] for q in predict["parameters"]} == {"timeline", "vad", "window", "hop"}
     components = schema["components"]["schemas"]
     assert {"PredictionBody", "SegmentBody", "ErrorBody", "HealthBody", "ModelBody"} <= set(components)

@@ -16,6 +16,7 @@ WebSocket protocol.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -64,6 +65,8 @@ class ServeConfig:
     max_streams : live WebSocket streams at once.
     max_stream_s : longest audio one stream may send, in seconds.
     max_message_bytes : largest WebSocket audio message.
+    upload_timeout_s : longest time to receive one upload (408 beyond), so that clients sending
+        slowly cannot hold the admitted places for ever.
     """
 
     max_upload_bytes: int = 25 * 2**20
@@ -73,6 +76,7 @@ class ServeConfig:
     max_streams: int = 8
     max_stream_s: float = 3600.0
     max_message_bytes: int = 2**20
+    upload_timeout_s: float = 120.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "ServeConfig":
@@ -117,7 +121,7 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
         lifespan=lifespan,
     )
     app.state.recognizer, app.state.config, app.state.work = recognizer, config, work
-    errors = {status: {"model": ErrorBody} for status in (400, 413, 415, 422, 503)}
+    errors = {status: {"model": ErrorBody} for status in (400, 408, 413, 415, 422, 503)}
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -158,7 +162,10 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
         """Send the audio as a multipart form (file field ``file``) or as the raw request body, in any
         format ``ser.audio.load`` reads (WAV, FLAC, MP3, Ogg/Opus, M4A, WebM...)."""
         async with work.admit():
-            upload = await read_upload(request, config.max_upload_bytes)
+            try:
+                upload = await asyncio.wait_for(read_upload(request, config.max_upload_bytes), config.upload_timeout_s)
+            except asyncio.TimeoutError:
+                raise ApiError(408, "upload_timeout", f"the upload was not received within {config.upload_timeout_s:g} s") from None
             options = {"timeline": timeline, "vad": vad, "window": window, "hop": hop}
             return await work.run(_predict_upload, recognizer, upload.data, upload.name, config.max_duration_s, options)
 
@@ -178,6 +185,7 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
                 max_streams=config.max_streams,
                 max_stream_s=config.max_stream_s,
                 max_message_bytes=config.max_message_bytes,
+                upload_timeout_s=config.upload_timeout_s,
             ),
         )
 

@@ -58,6 +58,7 @@ class LimitsBody(BaseModel):
     max_streams: int
     max_stream_s: float
     max_message_bytes: int = Field(description="largest WebSocket audio message")
+    upload_timeout_s: float = Field(description="longest time to receive one upload; 408 beyond")
 
 
 class HealthBody(BaseModel):
