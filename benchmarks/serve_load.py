@@ -36,6 +36,7 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model folder (default: the shipped model)")
     parser.add_argument("--clients", default="1,2,8,32", help="comma-separated concurrent client counts")
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each level")
+    parser.add_argument("--streams", default="1,4", help="comma-separated counts of live WebSocket streams (real-time pace); empty for none")
     parser.add_argument("--workers", type=int, default=2, help="ser serve --workers")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "serve_load.md")
     args = parser.parse_args()
@@ -43,6 +44,11 @@ def main() -> int:
         sys.exit(f"no model at {args.model} (ser_model.json missing); pass --model DIR")
     clips = [p.read_bytes() for p in sorted((REPO / "examples").glob("*.flac"))]
     levels = [int(n) for n in args.clients.split(",")]
+    stream_levels = [int(n) for n in args.streams.split(",") if n.strip()]
+    from ser.audio import load
+
+    # The live streams send the example clips one after another, as 16-bit PCM at 16 kHz.
+    pcm = (np.concatenate([load(c) for c in clips]) * 32767).astype("<i2")
 
     port = free_port()
     command = [
@@ -53,11 +59,11 @@ def main() -> int:
     try:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, server)
-        rows, rss = asyncio.run(run_levels(url, server.pid, clips, levels, args.seconds))
+        rows, stream_rows, rss = asyncio.run(run_levels(url, server.pid, clips, levels, stream_levels, pcm, args.seconds))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    write_report(args, rows, rss, clips)
+    write_report(args, rows, stream_rows, rss, clips)
     return 0
 
 
@@ -88,7 +94,7 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def run_levels(url, pid, clips, levels, seconds):
+async def run_levels(url, pid, clips, levels, stream_levels, pcm, seconds):
     samples: list[tuple[float, float]] = []  # (seconds since start, RSS MiB)
     start = time.monotonic()
     stop = asyncio.Event()
@@ -133,9 +139,75 @@ async def run_levels(url, pid, clips, levels, seconds):
                 f"RSS {rss_before:.0f} -> {rows[-1]['rss_after']:.0f} MiB (max {rows[-1]['rss_max']:.0f})",
                 flush=True,
             )
+        stream_rows = []
+        for streams in stream_levels:
+            rss_before = rss_mib(pid)
+            t0 = time.monotonic()
+            results = await asyncio.gather(*(live_stream(url, pcm, k, t0 + seconds) for k in range(streams)))
+            elapsed = time.monotonic() - t0
+            lags = np.array([lag for lag_list, _ in results for lag in lag_list])
+            stream_rows.append(
+                {
+                    "streams": streams,
+                    "updates": len(lags),
+                    "ups": len(lags) / elapsed,
+                    "p50": float(np.percentile(lags, 50)) * 1000 if len(lags) else float("nan"),
+                    "p95": float(np.percentile(lags, 95)) * 1000 if len(lags) else float("nan"),
+                    "errors": sum(e for _, e in results),
+                    "rss_before": rss_before,
+                    "rss_after": rss_mib(pid),
+                }
+            )
+            r = stream_rows[-1]
+            print(
+                f"{streams:3d} streams: {r['updates']} updates, {r['ups']:.2f}/s, lag p50 {r['p50']:.0f} ms, "
+                f"p95 {r['p95']:.0f} ms, {r['errors']} errors, RSS {rss_before:.0f} -> {r['rss_after']:.0f} MiB",
+                flush=True,
+            )
     stop.set()
     await sampler
-    return rows, samples
+    return rows, stream_rows, samples
+
+
+async def live_stream(url: str, pcm: np.ndarray, k: int, deadline: float) -> tuple[list[float], int]:
+    """Send 100 ms chunks at real-time pace until `deadline`; the lag of each update, and the errors.
+
+    An update's lag runs from sending the chunk that completed its window to receiving it.
+    """
+    import json
+
+    import websockets
+
+    chunk = 1600
+    sent_at: dict[int, float] = {}  # samples sent so far -> when
+    lags: list[float] = []
+    errors = 0
+    offset = (k * 16000 * 5) % pcm.shape[0]  # streams start at different places of the audio
+    async with websockets.connect(url.replace("http", "ws") + "/v1/stream?sample_rate=16000&format=int16") as ws:
+        assert json.loads(await ws.recv())["type"] == "ready"
+
+        async def receive():
+            nonlocal errors
+            async for message in ws:
+                update = json.loads(message)
+                if update["type"] == "update":
+                    lags.append(time.monotonic() - sent_at[round(update["end_s"] * 16000)])
+                elif update["type"] == "error":
+                    errors += 1
+                else:
+                    return
+
+        receiver = asyncio.create_task(receive())
+        total, start = 0, time.monotonic()
+        while time.monotonic() < deadline:
+            piece = np.take(pcm, np.arange(offset + total, offset + total + chunk), mode="wrap")
+            await ws.send(piece.tobytes())
+            total += chunk
+            sent_at[total] = time.monotonic()
+            await asyncio.sleep(max(0.0, start + total / 16000 - time.monotonic()))
+        await ws.send(json.dumps({"type": "end"}))
+        await receiver
+    return lags, errors
 
 
 async def client(http: httpx.AsyncClient, clips: list[bytes], k: int, deadline: float) -> list[tuple[float, bool]]:
@@ -165,7 +237,7 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
-def write_report(args, rows, rss, clips) -> None:
+def write_report(args, rows, stream_rows, rss, clips) -> None:
     import onnxruntime
 
     durations = []
@@ -173,7 +245,10 @@ def write_report(args, rows, rss, clips) -> None:
 
     for clip in clips:
         durations.append(info(clip).duration)
-    command = f"python benchmarks/serve_load.py --clients {args.clients} --seconds {args.seconds:g} --workers {args.workers}"
+    command = (
+        f"python benchmarks/serve_load.py --clients {args.clients} --streams {args.streams} "
+        f"--seconds {args.seconds:g} --workers {args.workers}"
+    )
     if args.model != DEFAULT_MODEL:
         command += f" --model {args.model}"
     lines = [
@@ -195,6 +270,21 @@ def write_report(args, rows, rss, clips) -> None:
             f"| {r['clients']} | {r['requests']} | {r['rps']:.2f} | {r['p50']:.0f} | {r['p95']:.0f} | {r['errors']} | "
             f"{r['rss_before']:.0f} → {r['rss_after']:.0f} ({r['rss_max']:.0f}) |"
         )
+    if stream_rows:
+        lines += [
+            "",
+            f"Live streams, after the rows above: each `WS /v1/stream` client sends 16-bit PCM at 16 kHz in 100 ms "
+            f"chunks at real-time pace for {args.seconds:g} s (window 2 s, hop 1 s: one update per second per stream). "
+            "Lag runs from sending the chunk that completes a window to receiving its update.",
+            "",
+            "| streams | updates | updates/s | p50 lag (ms) | p95 lag (ms) | errors | RSS before → after, MiB |",
+            "|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for r in stream_rows:
+            lines.append(
+                f"| {r['streams']} | {r['updates']} | {r['ups']:.2f} | {r['p50']:.0f} | {r['p95']:.0f} | {r['errors']} | "
+                f"{r['rss_before']:.0f} → {r['rss_after']:.0f} |"
+            )
     times = [t for t, _ in rss]
     mem = [m for _, m in rss]
     marks = np.unique(np.linspace(0, len(rss) - 1, min(12, len(rss))).round().astype(int))
