@@ -77,7 +77,8 @@ def test_end_to_end_with_bad_file_and_unmappable_label(capsys, clips, eval_model
     assert "corrupt.wav" in summary and "boredom (1)" in summary and "calm scored as neutral" in summary
     assert (out_dir / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     assert len((out_dir / "per_file.csv").read_text().splitlines()) == 21
-    assert result["model"]["name"] == "tiny-test" and result["optimistic"] is False
+    assert result["model"]["name"] == "tiny-test" and result["model"]["target"] == "emotion"
+    assert result["optimistic"] is False
 
 
 def _with_folds(clips, tmp_path, folds) -> Path:

@@ -86,18 +86,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ser.audio import DEFAULT_MAX_DURATION_S, AudioError
-    from ser.cli.data import _audio_path
-    from ser.cli.predict import _progress
-    from ser.evaluation.report import (
-        evaluate_predictions,
-        headline,
-        TARGETS,
-        is_optimistic,
-        target_label,
-        to_model_label,
-        write_report,
-    )
+    from ser.audio import DEFAULT_MAX_DURATION_S
+    from ser.evaluation.report import TARGETS, evaluate_predictions, headline, is_optimistic, write_report
     from ser.inference.backends import read_config
     from ser.inference.recognizer import Recognizer, default_model_dir
     from ser.manifest import read_manifest
@@ -115,23 +105,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     selected, protocol, name, optimistic, caveat, notes, independent = _select(rows, args, manifest)
 
-    # Labels: the row's truth for the target, mapped into the model's label set.
-    scored, truths, unlabelled, unmappable, mapped = [], [], 0, Counter(), Counter()
-    for i in selected:
-        truth = target_label(rows[i], target)
-        if not truth:
-            unlabelled += 1
-            continue
-        label = to_model_label(truth, labels)
-        if label is None:
-            unmappable[truth] += 1
-            continue
-        if label != truth:
-            mapped[(truth, label)] += 1
-        scored.append(i)
-        truths.append(label)
-    for (source, target), count in sorted(mapped.items()):
-        notes.append(f"{count} row(s) labelled {source} scored as {target} (the model has no {source} class)")
+    scored, truths, unlabelled, unmappable = _truths(rows, selected, target, labels, notes)
     if not scored:
         raise SerError(
             f"{manifest}: no row to score: {len(selected)} selected, {unlabelled} without a {target} label, "
@@ -144,20 +118,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         notes.insert(0, seen)
         print(f"ser: WARNING: {seen}", file=sys.stderr)
 
-    # Predict, a batch at a time; a file that cannot be read is reported and skipped.
-    kept, proba, unreadable = [], [], []
-    with _progress(len(scored), args.progress) as bar:
-        for start in range(0, len(scored), args.batch_size):
-            chunk = scored[start : start + args.batch_size]
-            sources = [str(_audio_path(rows[i].path, manifest)) for i in chunk]
-            for i, outcome in zip(chunk, recognizer.predict_batch(sources, batch_size=len(chunk), on_error="return")):
-                if isinstance(outcome, AudioError):
-                    unreadable.append({"path": rows[i].path, "reason": outcome.reason})
-                    bar.write(f"ser: skipped {rows[i].path}: {outcome.reason}", file=sys.stderr)
-                else:
-                    kept.append(i)
-                    proba.append([outcome.scores[label] for label in labels])
-            bar.update(len(chunk))
+    kept, proba, unreadable = _predict(recognizer, rows, scored, manifest, args)
     if not kept:
         raise SerError(f"{manifest}: none of the {len(scored)} selected files could be read (first: "
                        f"{unreadable[0]['path']}: {unreadable[0]['reason']})")
@@ -189,6 +150,57 @@ def _evaluate(args: argparse.Namespace) -> int:
               f"the model cannot output, {unlabelled} unlabelled row(s)")
     print(f"wrote {out}/ (results.json, summary.md, per_file.csv, confusion.png)", file=sys.stderr)
     return 1 if unreadable else 0
+
+
+def _truths(rows, selected: list[int], target: str, labels: list[str], notes: list[str]):
+    """The rows that can be scored and their true labels in the model's label set.
+
+    Returns (row indices, labels, count of unlabelled rows, Counter of labels the model cannot
+    output); a note per mapping applied (calm -> neutral) is appended to `notes`.
+    """
+    from ser.evaluation.report import target_label, to_model_label
+
+    scored, truths, unlabelled, unmappable, mapped = [], [], 0, Counter(), Counter()
+    for i in selected:
+        truth = target_label(rows[i], target)
+        if not truth:
+            unlabelled += 1
+            continue
+        label = to_model_label(truth, labels)
+        if label is None:
+            unmappable[truth] += 1
+            continue
+        if label != truth:
+            mapped[(truth, label)] += 1
+        scored.append(i)
+        truths.append(label)
+    for (source, folded), count in sorted(mapped.items()):
+        notes.append(f"{count} row(s) labelled {source} scored as {folded} (the model has no {source} class)")
+    return scored, truths, unlabelled, unmappable
+
+
+def _predict(recognizer, rows, scored: list[int], manifest: Path, args: argparse.Namespace):
+    """Predict rows `scored`, a batch at a time, with a progress bar; a file that cannot be read is
+    reported and skipped. Returns (row indices predicted, their probabilities, unreadable files)."""
+    from ser.audio import AudioError
+    from ser.cli.data import _audio_path
+    from ser.cli.predict import _progress
+
+    labels = recognizer.labels
+    kept, proba, unreadable = [], [], []
+    with _progress(len(scored), args.progress) as bar:
+        for start in range(0, len(scored), args.batch_size):
+            chunk = scored[start : start + args.batch_size]
+            sources = [str(_audio_path(rows[i].path, manifest)) for i in chunk]
+            for i, outcome in zip(chunk, recognizer.predict_batch(sources, batch_size=len(chunk), on_error="return")):
+                if isinstance(outcome, AudioError):
+                    unreadable.append({"path": rows[i].path, "reason": outcome.reason})
+                    bar.write(f"ser: skipped {rows[i].path}: {outcome.reason}", file=sys.stderr)
+                else:
+                    kept.append(i)
+                    proba.append([outcome.scores[label] for label in labels])
+            bar.update(len(chunk))
+    return kept, proba, unreadable
 
 
 def _select(rows, args, manifest: Path):
