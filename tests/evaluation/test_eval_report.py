@@ -173,6 +173,8 @@ def test_cross_corpus_table():
     assert lines[3] == f"| ravdess | 0.410 | {cv['mean']['ua']:.3f} ± {cv['std']['ua']:.3f}* |"
     with pytest.raises(ValueError, match="unknown metric"):
         cross_corpus_table(cells, metric="auc")
+    random = evaluate_predictions(rows, y_true, y_pred, proba, LABELS, "random")
+    assert "(optimistic)" in cross_corpus_table({("emodb", "emodb"): random})
 
 
 def test_plots(tmp_path):
