@@ -201,3 +201,11 @@ def test_importing_evaluation_does_not_import_matplotlib():
     code = "import sys, ser.evaluation.report, ser.evaluation.plots; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_report_without_matplotlib_skips_the_pictures(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
+    rows, y_true, y_pred, proba = _case()
+    out = write_report(evaluate_predictions(rows, y_true, y_pred, proba, LABELS, "loso"), tmp_path)
+    assert sorted(p.name for p in out.iterdir()) == sorted([RESULTS_FILE, SUMMARY_FILE, PER_FILE_FILE])
+    assert ".png" not in (out / SUMMARY_FILE).read_text()
