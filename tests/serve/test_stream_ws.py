@@ -162,3 +162,11 @@ def test_client_disconnect_frees_the_slot(make_client):
             assert ws.receive_json()["type"] == "ready"
             ws.send_bytes(pcm16(speechlike(0.3)))
     assert one.get("/v1/health").json()["streams"] == 0
+
+
+def test_an_idle_stream_is_closed(make_client):
+    idle = make_client(stream_idle_s=0.1)
+    with idle.websocket_connect("/v1/stream") as ws:
+        ws.receive_json()  # and then send nothing
+        expect_close(ws, 1008, "idle")
+    assert idle.get("/v1/health").json()["streams"] == 0

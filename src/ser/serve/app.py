@@ -67,6 +67,7 @@ class ServeConfig:
     max_message_bytes : largest WebSocket audio message.
     upload_timeout_s : longest time to receive one upload (408 beyond), so that clients sending
         slowly cannot hold the admitted places for ever.
+    stream_idle_s : a live stream that sends nothing for this long is closed, for the same reason.
     """
 
     max_upload_bytes: int = 25 * 2**20
@@ -77,6 +78,7 @@ class ServeConfig:
     max_stream_s: float = 3600.0
     max_message_bytes: int = 2**20
     upload_timeout_s: float = 120.0
+    stream_idle_s: float = 60.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "ServeConfig":
@@ -308,7 +310,11 @@ async def _serve_stream(websocket: WebSocket, recognizer: Recognizer, work: Work
         }
     )
     while True:
-        message = await websocket.receive()
+        try:
+            message = await asyncio.wait_for(websocket.receive(), config.stream_idle_s)
+        except asyncio.TimeoutError:
+            await _ws_error(websocket, WS_POLICY, "idle", f"no audio for {config.stream_idle_s:g} s: closing the stream")
+            return
         if message["type"] == "websocket.disconnect":
             return
         data, text = message.get("bytes"), message.get("text")
