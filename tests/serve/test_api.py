@@ -307,6 +307,17 @@ def test_an_upload_that_never_ends_times_out(recognizer, speech_wav):
     assert after.status_code == 200
 
 
+def test_an_app_can_be_started_again(recognizer, speech_wav):
+    from fastapi.testclient import TestClient
+
+    from ser.serve.app import create_app
+
+    app = create_app(recognizer)
+    for _ in range(2):  # each `with` runs the lifespan: start-up, then shutdown of the worker threads
+        with TestClient(app) as test_client:
+            assert test_client.post("/v1/predict", content=speech_wav).status_code == 200
+
+
 def test_the_model_is_loaded_once(serve_model_dir, monkeypatch, speech_wav):
     from fastapi.testclient import TestClient
 

@@ -37,7 +37,7 @@ class WorkQueue:
         self.workers = workers
         self.max_pending = max_pending
         self.pending = 0
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ser-predict")
+        self._executor: ThreadPoolExecutor | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -62,8 +62,13 @@ class WorkQueue:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a semaphore belongs to one event loop; an app may see several (tests)
             self._semaphore, self._loop = asyncio.Semaphore(self.workers), loop
+        if self._executor is None:  # made on first use, and again after `close` (an app may be restarted)
+            self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ser-predict")
         async with self._semaphore:
             return await loop.run_in_executor(self._executor, function, *args)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """Wait for running work and stop the threads."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
