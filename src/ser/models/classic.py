@@ -77,7 +77,7 @@ class SVMClassifier(_Classic):
 
 
 class MLPClassifier(_Classic):
-    """A multilayer perceptron (Adam, early stopping on an internal 10 % split)."""
+    """A multilayer perceptron (Adam; early stopping on an internal 10 % split from 200 clips up)."""
 
     def __init__(self, n_features: int, n_classes: int, *, hidden: tuple[int, ...] = (256,), alpha: float = 1e-3,
                  lr: float = 1e-3, max_iter: int = 300, class_weight: str | None = None, seed: int = 0):
@@ -87,9 +87,14 @@ class MLPClassifier(_Classic):
     def _estimator(self):
         from sklearn.neural_network import MLPClassifier as SkMLP
 
-        # scikit-learn's MLP takes no class weights; the trainer balances classes for torch models only.
+        # scikit-learn's MLP takes no class weights. A 10 % split of fewer than 200 clips is too
+        # noisy to stop on.
         return SkMLP(hidden_layer_sizes=tuple(self.hidden), alpha=self.alpha, learning_rate_init=self.lr,
-                     max_iter=self.max_iter, early_stopping=True, random_state=self.seed)
+                     max_iter=self.max_iter, early_stopping=getattr(self, "_n", 0) >= 200, random_state=self.seed)
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "MLPClassifier":
+        self._n = len(y)
+        return super().fit(x, y)
 
 
 class LogisticClassifier(_Classic):

@@ -354,7 +354,8 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> dic
     """A copy of `raw` with ``{"section.key": value}`` set.
 
     Changing ``model.name`` (or ``protocol.name``) drops the old model's hyperparameters (the
-    old protocol's options) that the new one does not take.
+    old protocol's options) that the new one does not take; ``features.kind: egemaps`` drops
+    the spectral settings.
     """
     out = copy.deepcopy(dict(raw))
     for key, value in overrides.items():
@@ -370,6 +371,8 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> dic
                 raise ConfigError(f"--model: unknown model {value!r}; choose from {', '.join(MODELS)}")
             takes = hyperparameters(value)
             values = {k: v for k, v in values.items() if k in takes}
+        if key == "features.kind" and value == "egemaps":  # the spectral settings no longer apply
+            values = {k: v for k, v in values.items() if k in {f.name for f in fields(FeaturesConfig)}}
         if key == "protocol.name" and values.get("name", ProtocolConfig.name) != value:
             from ser.splits import PROTOCOLS, protocol_options
 
