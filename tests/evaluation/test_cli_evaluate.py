@@ -128,6 +128,18 @@ def test_random_split_is_optimistic_everywhere(capsys, clips, eval_model_dir, tm
     run(capsys, "evaluate", "--model", eval_model_dir, "--manifest", manifest, "--fold", "train", "-o", tmp_path / "t")
     assert json.loads((tmp_path / "t" / "results.json").read_text())["optimistic"] is True
 
+    # A hand-made fold column whose folds share a speaker names it.
+    rows = read_manifest(manifest)
+    stray = next(k for k, r in enumerate(rows) if r.speaker == "synth_01")
+    for k, r in enumerate(rows):
+        r.extra = {"fold": "1" if r.speaker == "synth_00" or k == stray else "2"}
+    write_manifest(rows, tmp_path / "handmade.csv")
+    code, out, err = run(capsys, "evaluate", "--model", eval_model_dir, "--manifest", tmp_path / "handmade.csv",
+                         "--fold", "1", "-o", tmp_path / "h")
+    result = json.loads((tmp_path / "h" / "results.json").read_text())
+    assert result["optimistic"] and "1 speaker(s) of fold 1 (synth_01)" in result["caveat"]
+    assert "OPTIMISTIC" in out and result["protocol"].startswith("fold 1/2")
+
     # --protocol random on a manifest without a split says so as well.
     code, out, _ = run(capsys, "evaluate", "--model", eval_model_dir, "--manifest", clips / "manifest.csv",
                        "--protocol", "random", "-o", tmp_path / "p")

@@ -212,7 +212,7 @@ def _select(rows, args, manifest: Path):
     """
     from ser.evaluation.report import RANDOM_CAVEAT
     from ser.errors import SplitError
-    from ser.splits import folds_from_manifest, is_speaker_independent
+    from ser.splits import folds_from_manifest, is_speaker_independent, speaker_overlap
 
     notes: list[str] = []
     columns = {key for row in rows for key in row.extra}
@@ -261,8 +261,15 @@ def _select(rows, args, manifest: Path):
         if fold is not None:
             name = fold.name
             independent = is_speaker_independent(fold, rows)
-            if not independent:
+            if not independent and column == "split":
                 optimistic, caveat = True, RANDOM_CAVEAT
+            elif not independent:
+                both = speaker_overlap(rows, fold)
+                optimistic, caveat = True, (
+                    f"OPTIMISTIC: {len(both)} speaker(s) of fold {args.fold} ({', '.join(both[:8])}) also have clips in "
+                    "the other folds, which a model of this fold trains on; these numbers are not speaker-independent"
+                    if both else f"OPTIMISTIC: some rows have no speaker, so fold {args.fold} cannot be shown speaker-independent"
+                )
     protocol = args.protocol or ("random" if optimistic and caveat == RANDOM_CAVEAT else name)
     return selected, protocol, name, optimistic, caveat, notes, independent and not optimistic
 
