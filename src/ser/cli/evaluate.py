@@ -57,7 +57,7 @@ def register(subparsers) -> None:
     p.add_argument("--max-duration", type=_positive_float, default=None, metavar="SECONDS",
                    help="skip audio longer than this (default: 3 hours)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar on stderr (default: when stderr is a terminal)")
+                   help="progress bar on stderr (default: when stderr is a terminal and there are more than 10 files)")
     p.add_argument("--combine", nargs="+", metavar="DIR",
                    help="instead: combine the reports in these folders (one per fold) into mean ± std")
     p.add_argument("--cross-corpus", nargs="+", metavar="TRAIN[:TEST]=DIR",
