@@ -317,3 +317,24 @@ def test_a_training_checkpoint_evaluates_like_the_trainer_scored_it(capsys, tmp_
     code, out, err = run(capsys, "evaluate", "--model", fold_dir, "--manifest", tmp_path / "folds.csv", "--fold", "2",
                          "-o", tmp_path / "eval2")
     assert "WARNING" in err and "OPTIMISTIC" in out  # fold 2 holds the speakers fold0 trained on
+
+
+@pytest.mark.corpora
+def test_the_shipped_model_is_the_default_and_is_flagged_on_its_training_corpora(capsys, datasets_dir, tmp_path, monkeypatch):
+    """Without --model the shipped model scores; it trained on RAVDESS, so RAVDESS numbers are optimistic."""
+    from ser.inference.recognizer import default_model_dir
+
+    if not (default_model_dir() / "ser_model.json").is_file():
+        pytest.skip(f"no default model at {default_model_dir()}")
+    monkeypatch.delenv("SER_MODEL", raising=False)
+    from ser.corpora import prepare
+
+    rows = prepare("ravdess", datasets_dir / "RAVDESS").utterances
+    picked = [r for r in rows if r.speaker == "ravdess_01"][:6]  # calm among them: scored as neutral
+    write_manifest(picked, tmp_path / "ravdess.csv")
+    code, out, err = run(capsys, "evaluate", "--manifest", tmp_path / "ravdess.csv", "-o", tmp_path / "default")
+    assert code == 0, err
+    result = json.loads((tmp_path / "default" / "results.json").read_text())
+    assert result["model"]["path"] == str(default_model_dir()) and result["metrics"]["n"] == 6
+    if "recipe" in json.loads((default_model_dir() / "ser_model.json").read_text()):
+        assert result["optimistic"] and "WARNING" in err
