@@ -13,7 +13,37 @@ from ser.errors import ModelError
 from ser.inference.backends import load_backend
 
 pytest.importorskip("onnx", reason="quantisation needs the onnx package (the train extra)")
-from ser.training.quantize import agreement, quantize_model  # noqa: E402
+from ser.training.quantize import agreement, convolutions_as_matmul, quantize_model  # noqa: E402
+
+
+def test_convolutions_as_matmul_is_exact(tmp_path):
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from inference_helpers import _export
+
+    class Convs(torch.nn.Module):  # Whisper's two (kernel 3, stride 1 then 2) and a wider one
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Conv1d(80, 12, 3, padding=1)
+            self.b = torch.nn.Conv1d(12, 12, 3, stride=2, padding=1)
+            self.c = torch.nn.Conv1d(12, 7, 5, stride=2, padding=2, bias=False)
+
+        def forward(self, x):
+            return self.c(torch.nn.functional.gelu(self.b(torch.nn.functional.gelu(self.a(x))))).mean(-1)
+
+    torch.manual_seed(0)
+    path = tmp_path / "convs.onnx"
+    _export(torch, Convs().eval(), path)
+    rewritten = convolutions_as_matmul(onnx.load(str(path)))
+    assert "Conv" not in {n.op_type for n in rewritten.graph.node}
+    before = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    after = ort.InferenceSession(rewritten.SerializeToString(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    for frames in (1, 2, 7, 8, 50, 51):
+        x = rng.standard_normal((2, 80, frames)).astype(np.float32)
+        np.testing.assert_allclose(after.run(None, {"input_features": x})[0], before.run(None, {"input_features": x})[0], atol=1e-5)
 
 
 def test_quantised_folder_loads_and_follows_the_float_model(tiny_model_dir, tmp_path):
@@ -23,7 +53,7 @@ def test_quantised_folder_loads_and_follows_the_float_model(tiny_model_dir, tmp_
     config = json.loads((out / "ser_model.json").read_text())
     note = config.pop("quantization")
     assert config == source  # every other key kept
-    assert note["ops"] == ["MatMul", "Gemm"] and "int8" in note["weights"] and len(note["source_sha256"]) == 64
+    assert note["ops"] == ["MatMul", "Gemm", "Conv (as MatMul)"] and "int8" in note["weights"] and len(note["source_sha256"]) == 64
     assert (out / "MODEL_CARD.md").read_text() == "card"
 
     import onnx
@@ -70,3 +100,28 @@ def test_cli(tiny_model_dir, tmp_path, capsys):
     assert "wrote" in capsys.readouterr().err
     assert main([str(tmp_path / "none"), str(tmp_path / "q2")]) == 2
     assert "no such model folder" in capsys.readouterr().err
+
+
+def test_first_layers_attention_stays_float(tmp_path):
+    import onnx
+    import torch
+
+    from ser.models.encoders import WhisperEncoder, WhisperEncoderConfig
+    from ser.training.default_model import PooledWhisper
+
+    torch.manual_seed(0)
+    config = WhisperEncoderConfig(d_model=16, n_layers=4, n_heads=2, ffn_dim=32)
+    pooled = PooledWhisper(WhisperEncoder(config).eval(), (1, 2, 3, 4), ("mean", "std")).eval()
+    path = tmp_path / "pooled.onnx"
+    from inference_helpers import _export
+
+    _export(torch, pooled, path)
+    from ser.training.quantize import nodes_to_quantize
+
+    model = convolutions_as_matmul(onnx.load(str(path)))
+    chosen = nodes_to_quantize(model)
+    assert not [n for n in chosen if "layers.0/self_attn" in n or "layers.1/self_attn" in n]
+    assert len([n for n in chosen if "layers.2/self_attn" in n or "layers.3/self_attn" in n]) == 8
+    assert len([n for n in chosen if "/fc1/" in n or "/fc2/" in n]) == 8
+    assert len([n for n in chosen if "im2col" in n]) == 2
+    assert len(nodes_to_quantize(model, float_attention=0.0)) == len(chosen) + 8
