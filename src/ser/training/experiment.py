@@ -97,7 +97,8 @@ class Experiment:
     def fit_fold(self, fold: Fold, out_dir: Path, *, resume: bool = False) -> tuple[object, Examples, dict]:
         """Train on ``fold.train`` with early stopping on ``fold.val``; never touches ``fold.test``.
 
-        Returns (fitted predictor of examples, the training examples, a model-config dict).
+        Returns (the fitted model, with ``predict_proba(examples)``, ``val_ua`` and
+        ``trained_rows``; the training examples; the ``model`` section of ``ser_model.json``).
         """
         import torch
 
@@ -112,7 +113,6 @@ class Experiment:
         if self.pooled:
             hparams = {"seed": c.train.seed, **c.model.hparams}
             model = build_model(c.model.name, n_features, len(self.labels), **hparams).fit(train.x, train.y)
-            model.trained_rows = set(int(r) for r in train.rows)
             from ser.training.trainer import scores
 
             val_scores = scores(val.y, model.predict(val.x)) if len(val) else {}
@@ -121,7 +121,8 @@ class Experiment:
             self.log(f"  {c.model.name}: validation acc {val_scores.get('acc', float('nan')):.3f} UA {val_scores.get('ua', float('nan')):.3f}")
             save_sklearn(out_dir, model)
             model_info["hparams"] = hparams
-            return _ClassicFitted(model, val_scores.get("ua", float("nan"))), train, model_info
+            fitted = _ClassicFitted(model, val_scores.get("ua", float("nan")), {int(r) for r in train.rows})
+            return fitted, train, model_info
 
         from ser.training.trainer import Trainer
 
@@ -139,9 +140,8 @@ class Experiment:
 
 
 class _ClassicFitted:
-    def __init__(self, model, val_ua: float):
-        self.model, self.val_ua = model, val_ua
-        self.trained_rows = model.trained_rows
+    def __init__(self, model, val_ua: float, trained_rows: set[int]):
+        self.model, self.val_ua, self.trained_rows = model, val_ua, trained_rows
 
     def predict_proba(self, examples: Examples) -> np.ndarray:
         return self.model.predict_proba(examples.x)
