@@ -139,3 +139,19 @@ def test_kfold_trains_one_model_per_fold_and_summarises(tmp_path, tiny_manifest)
     tested = [set(json.loads((tmp_path / "run" / f"fold{k}" / "split.json").read_text())["test"]["speakers"])
               for k in range(3)]
     assert set().union(*tested) == {f"tiny_{s}" for s in range(6)} and sum(map(len, tested)) == 6
+
+
+def test_cross_corpus_protocol(tmp_path, tiny_manifest):
+    from dataclasses import replace
+
+    from ser.manifest import read_manifest, write_manifest
+
+    rows = [replace(r, corpus="a" if int(r.speaker[-1]) < 3 else "b") for r in read_manifest(tiny_manifest)]
+    manifest = write_manifest(rows, tmp_path / "two.csv")
+    raw = tiny_config(manifest, tmp_path / "cache", "logreg")
+    raw["protocol"] = {"name": "cross-corpus", "train": ["a"], "test": ["b"], "val_fraction": 0.34}
+    summary = _run(tmp_path, raw)
+    split = json.loads((tmp_path / "run" / "fold0" / "split.json").read_text())
+    assert summary["n_folds"] == 1 and summary["optimistic"] is False
+    assert set(split["test"]["speakers"]) == {"tiny_3", "tiny_4", "tiny_5"}
+    assert set(split["trained_on"]["speakers"]) < {"tiny_0", "tiny_1", "tiny_2"}
