@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import os
 import platform
+import signal
 import socket
 import subprocess
 import sys
@@ -56,6 +57,7 @@ def main() -> int:
         "--model", str(args.model), "--workers", str(args.workers), "--log-level", "warning",
     ]
     server = subprocess.Popen(command, cwd=REPO)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the server
     try:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, server)
@@ -270,6 +272,16 @@ def write_report(args, rows, stream_rows, rss, clips) -> None:
             f"| {r['clients']} | {r['requests']} | {r['rps']:.2f} | {r['p50']:.0f} | {r['p95']:.0f} | {r['errors']} | "
             f"{r['rss_before']:.0f} → {r['rss_after']:.0f} ({r['rss_max']:.0f}) |"
         )
+    best = max(rows, key=lambda r: r["rps"])
+    mean_s = float(np.mean(durations))
+    last = rows[-1]
+    lines += [
+        "",
+        f"Throughput peaks at {best['rps']:.2f} req/s with {best['clients']} clients, {best['rps'] * mean_s:.1f} s of audio "
+        f"per second; with {last['clients']} clients it is {last['rps']:.2f} req/s ({100 * last['rps'] / best['rps']:.0f}% of "
+        f"the peak) with {last['errors']} errors, the extra clients waiting in the queue (p50 {last['p50'] / 1000:.1f} s), "
+        f"and the server's RSS changed by {last['rss_after'] - last['rss_before']:+.0f} MiB over that row.",
+    ]
     if stream_rows:
         lines += [
             "",
