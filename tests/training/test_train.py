@@ -155,3 +155,17 @@ def test_cross_corpus_protocol(tmp_path, tiny_manifest):
     assert summary["n_folds"] == 1 and summary["optimistic"] is False
     assert set(split["test"]["speakers"]) == {"tiny_3", "tiny_4", "tiny_5"}
     assert set(split["trained_on"]["speakers"]) < {"tiny_0", "tiny_1", "tiny_2"}
+
+
+def test_second_run_reads_the_feature_cache(tmp_path, tiny_manifest, monkeypatch):
+    from ser.training import data
+
+    raw = tiny_config(tiny_manifest, tmp_path / "cache", "logreg", protocol={"folds": [0]})
+    first = _run(tmp_path, raw, "first")
+
+    def no_recompute(*args, **kwargs):
+        raise AssertionError("features were recomputed although they are cached")
+
+    monkeypatch.setattr(data, "spectral_frames", no_recompute)
+    second = _run(tmp_path, raw, "second")
+    assert second["mean"] == first["mean"]
