@@ -369,3 +369,30 @@ def test_damaged_files_raise_audio_errors_only(tmp_path):
                 assert signal.dtype == np.float32 and np.isfinite(signal).all()
                 outcomes.add("ok")
     assert {"ok", "CorruptAudioError"} <= outcomes
+
+
+def test_float_samples_far_beyond_full_scale_are_refused(tmp_path):
+    import soundfile as sf
+
+    from ser.audio import InvalidSamplesError, load
+
+    path = tmp_path / "huge.wav"
+    sf.write(path, np.full(1600, 3.7e19, np.float32), 16000, subtype="FLOAT")
+    with pytest.raises(InvalidSamplesError, match="far beyond full scale"):
+        load(path)
+    loud = tmp_path / "loud.wav"  # a little over full scale is still audio
+    sf.write(loud, np.full(1600, 1.5, np.float32), 16000, subtype="FLOAT")
+    assert load(loud).max() == pytest.approx(1.5, rel=1e-3)
+
+
+def test_audio_that_resamples_to_nothing_is_refused():
+    import io
+
+    import soundfile as sf
+
+    from ser.audio import NoSamplesError, load
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros(1, np.float32), 268_000_000, format="WAV", subtype="FLOAT")
+    with pytest.raises(NoSamplesError, match="no samples at 16000 Hz"):
+        load(buffer.getvalue())

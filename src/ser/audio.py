@@ -81,7 +81,11 @@ class NoSamplesError(AudioError):
 
 
 class InvalidSamplesError(AudioError):
-    """The audio holds NaN or infinite samples."""
+    """The audio holds NaN or infinite samples, or samples far beyond full scale."""
+
+
+# Largest accepted absolute sample value: 60 dB above full scale.
+MAX_PEAK = 1000.0
 
 
 class AudioTooLongError(AudioError):
@@ -132,12 +136,19 @@ def load(
         raise NoSamplesError(audio.label, "the audio holds zero samples")
     if not np.isfinite(signal).all():
         raise InvalidSamplesError(audio.label, "the audio holds NaN or infinite samples")
+    peak = float(np.abs(signal).max())
+    if peak > MAX_PEAK:
+        # Float files may overshoot full scale (±1) a little; this far beyond it, they are not
+        # audio stored as float but something else, and every feature downstream would overflow.
+        raise InvalidSamplesError(audio.label, f"sample values reach {peak:.3g}, far beyond full scale (±1)")
     signal = signal.mean(axis=1, dtype=np.float32) if signal.shape[1] > 1 else signal[:, 0]
     signal = np.ascontiguousarray(signal, dtype=np.float32)
     if reader.rate != sr:
         import soxr
 
         signal = soxr.resample(signal, reader.rate, sr, quality="HQ").astype(np.float32, copy=False)
+        if signal.shape[0] == 0:
+            raise NoSamplesError(audio.label, f"{reader.rate} Hz audio this short holds no samples at {sr} Hz")
     return signal
 
 
