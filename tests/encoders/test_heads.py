@@ -44,3 +44,22 @@ def test_only_the_top_layers_train():
     assert trainable and all(name.startswith(("layers.3.", "layer_norm.")) for name in trainable)
     with pytest.raises(ValueError):
         WhisperEmotion(WhisperEncoder(CONFIG), n_classes=3, trainable_layers=5)
+
+
+def test_stats_head_pools_like_the_frozen_probe_and_takes_its_weights():
+    torch.manual_seed(0)
+    from ser.models.heads import StatsHead
+
+    states = torch.randn(4, 2, 9, 32)
+    pooled = StatsHead.pooled(states)
+    # Layout (stat, layer, dim), as ser.training.default_model.PooledWhisper flattens it.
+    expected = torch.stack([states.mean(2), states.std(2, unbiased=False)], 1).permute(2, 1, 0, 3).flatten(1)
+    assert torch.allclose(pooled, expected, atol=1e-6)
+    padded = torch.cat([states[:, :1], torch.randn(4, 1, 3, 32)], dim=2)
+    mask = torch.arange(12)[None] < 9
+    assert torch.allclose(StatsHead.pooled(padded, mask), pooled[:1], atol=1e-5)
+    head = StatsHead(4, 32, 3).eval()
+    mean, scale = pooled.mean(0), pooled.std(0) + 1
+    weight, bias = torch.randn(3, 256), torch.randn(3)
+    head.set_probe(mean, scale, weight, bias)
+    assert torch.allclose(head(states), ((pooled - mean) / scale) @ weight.T + bias, atol=1e-4)

@@ -69,15 +69,55 @@ class EmotionHead(nn.Module):
         return self.classifier(self.pool(mixed, mask))
 
 
+class StatsHead(nn.Module):
+    """Hidden states ``[L, B, T, D]`` (+ mask) -> logits: mean and std over time of every layer, standardised, linear.
+
+    The frozen probe's features (``[B, 2 * L * D]``, laid out stat, layer, dim) with the scaler
+    and the linear layer inside the network, so that a probe fitted on cached features can be
+    loaded into it (`set_probe`) and then fine-tuned together with the top encoder layers
+    (linear probing, then fine-tuning: the head starts where the probe is instead of at random,
+    which keeps the pretrained features from being torn up by the first large gradients).
+    """
+
+    def __init__(self, n_layers: int, dim: int, n_classes: int, dropout: float = 0.1):
+        super().__init__()
+        n_features = 2 * n_layers * dim
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(n_features, n_classes)
+
+    @staticmethod
+    def pooled(states: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``[L, B, T, D]`` -> ``[B, 2 * L * D]``: mean, then standard deviation, of each layer over real frames."""
+        if mask is None:
+            mean, std = states.mean(dim=2), states.std(dim=2, unbiased=False)
+        else:
+            weights = (mask.to(states.dtype) / mask.sum(dim=1, keepdim=True).clamp(min=1)).unsqueeze(-1)
+            mean = (states * weights).sum(dim=2)
+            std = ((states - mean.unsqueeze(2)) ** 2 * weights).sum(dim=2).clamp(min=0).sqrt()
+        return torch.stack([mean, std], dim=1).permute(2, 1, 0, 3).flatten(1)
+
+    def set_probe(self, mean, scale, weight, bias) -> None:
+        """Load a fitted scaler (``[F]`` each) and linear layer (``[C, F]``, ``[C]``), e.g. from scikit-learn."""
+        with torch.no_grad():
+            for target, value in ((self.mean, mean), (self.scale, scale), (self.linear.weight, weight), (self.linear.bias, bias)):
+                target.copy_(torch.as_tensor(value, dtype=torch.float32))
+
+    def forward(self, states: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.linear(self.dropout((self.pooled(states, mask) - self.mean) / self.scale))
+
+
 class WhisperEmotion(nn.Module):
     """A Whisper encoder and an `EmotionHead` over its hidden layers ``layers`` (0 = embeddings).
 
     ``trainable_layers = k`` fine-tunes the top k transformer layers (and the final layer norm);
-    the convolutions, positions and lower layers stay frozen.
+    the convolutions, positions and lower layers stay frozen. ``head`` is ``"attentive"``
+    (`EmotionHead`) or ``"stats"`` (`StatsHead`, which a linear probe can initialise).
     """
 
     def __init__(self, encoder: WhisperEncoder, n_classes: int, layers=(1, 2, 3, 4), trainable_layers: int = 0,
-                 hidden: int = 256, dropout: float = 0.2):
+                 head: str = "attentive", hidden: int = 256, dropout: float = 0.2):
         super().__init__()
         self.encoder = copy.deepcopy(encoder)
         self.layers = tuple(layers)
@@ -85,7 +125,12 @@ class WhisperEmotion(nn.Module):
         if not 0 <= trainable_layers <= n_enc:
             raise ValueError(f"trainable_layers must lie in [0, {n_enc}], not {trainable_layers}")
         self.first_trainable = n_enc - trainable_layers  # index into hidden states where training starts
-        self.head = EmotionHead(len(self.layers), encoder.config.d_model, n_classes, hidden, dropout)
+        if head == "attentive":
+            self.head = EmotionHead(len(self.layers), encoder.config.d_model, n_classes, hidden, dropout)
+        elif head == "stats":
+            self.head = StatsHead(len(self.layers), encoder.config.d_model, n_classes, dropout)
+        else:
+            raise ValueError(f"head must be 'attentive' or 'stats', not {head!r}")
         for p in self.encoder.parameters():
             p.requires_grad_(False)
         for layer in self.encoder.layers[self.first_trainable:]:

@@ -316,10 +316,13 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=print) 
         "training_clips": int(len(rows)),
         "regularisation_C": c,
     }
-    return export_default(recipe, head, labels, temperature, metrics, Path(out_dir), reference=x[:8])
+    # Recorded so that `ser evaluate` can tell a user who scores it on these speakers that the
+    # numbers are not speaker-independent.
+    training = {"corpora": sorted(recipe.corpora), "speakers": sorted(set(groups.tolist()))}
+    return export_default(recipe, head, labels, temperature, metrics, Path(out_dir), training=training)
 
 
-def export_default(recipe, head, labels, temperature, metrics, out_dir: Path, reference=None) -> Path:
+def export_default(recipe, head, labels, temperature, metrics, out_dir: Path, training=None) -> Path:
     """Write ``model.onnx`` and ``ser_model.json`` into `out_dir` (aside, then renamed in place)."""
     import shutil
     import tempfile
@@ -332,6 +335,7 @@ def export_default(recipe, head, labels, temperature, metrics, out_dir: Path, re
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".ser-model-", dir=out_dir.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a model folder is package data that anyone reads
     try:
         example = torch.zeros(1, 80, 300)
         torch.onnx.export(
@@ -355,6 +359,7 @@ def export_default(recipe, head, labels, temperature, metrics, out_dir: Path, re
             "card": "MODEL_CARD.md",
             "recipe": {k: v for k, v in asdict(recipe).items() if k not in ("datasets", "cache_dir", "encoder")},
             "metrics": metrics,
+            "training": training or {},
         }
         (staging / "ser_model.json").write_text(json.dumps(config, indent=2) + "\n")
         card = out_dir / "MODEL_CARD.md"
