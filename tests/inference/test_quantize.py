@@ -53,17 +53,18 @@ def test_quantised_folder_loads_and_follows_the_float_model(tiny_model_dir, tmp_
     config = json.loads((out / "ser_model.json").read_text())
     note = config.pop("quantization")
     assert config == source  # every other key kept
-    assert note["ops"] == ["MatMul", "Gemm", "Conv (as MatMul)"] and "int8" in note["weights"] and len(note["source_sha256"]) == 64
+    assert note["ops"] == ["MatMul", "Gemm"] and "int8" in note["weights"] and len(note["source_sha256"]) == 64
     assert (out / "MODEL_CARD.md").read_text() == "card"
 
     import onnx
 
-    ops = {node.op_type for node in onnx.load(str(out / "model.onnx")).graph.node}
-    assert ops & {"MatMulInteger", "DynamicQuantizeMatMul", "DynamicQuantizeLinear"}
-
     signals = [speechlike(s, seed=i) for i, s in enumerate((0.6, 1.0, 1.7, 2.3))]
     stats = agreement(tiny_model_dir, out, signals)
     assert stats["clips"] == 4 and stats["max_prob_diff"] < 0.05
+    with_convs = quantize_model(tiny_model_dir, tmp_path / "int8-convs", convolutions=True)
+    ops = {n.op_type for n in onnx.load(str(with_convs / "model.onnx")).graph.node}
+    assert "Conv" not in ops and ops & {"MatMulInteger", "DynamicQuantizeMatMul", "DynamicQuantizeLinear"}
+    assert agreement(tiny_model_dir, with_convs, signals)["max_prob_diff"] < 0.05
     assert np.allclose(load_backend(out).predict_proba(signals).sum(1), 1, atol=1e-5)
 
 
