@@ -166,3 +166,86 @@ def _download_from_hub(repo_id: str) -> Path:
         return Path(snapshot_download(repo_id, allow_patterns=["config.json", "model.safetensors"]))
     except Exception as exc:  # network, auth or a wrong id: all mean "cannot get it"
         raise ModelError(f"{repo_id}: cannot fetch it from the Hugging Face hub ({exc})") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Self-supervised speech encoders through transformers: wav2vec2, HuBERT, WavLM
+
+SSL_MODEL_TYPES = ("wav2vec2", "hubert", "wavlm")
+
+
+class SSLEncoder(nn.Module):
+    """A wav2vec2, HuBERT or WavLM model as an encoder with the same output as `WhisperEncoder`.
+
+    Input: 16 kHz waveforms ``[batch, samples]`` and optionally ``lengths [batch]`` in samples.
+    Output: hidden states ``[n_layers + 1, batch, frames, hidden]`` (about 50 frames per second):
+    the CNN features after projection, then each transformer layer's output. Padding is
+    zeros; each clip is normalised to zero mean and unit variance over its own samples when the
+    checkpoint was trained that way (``do_normalize`` in its preprocessor config, default yes).
+    """
+
+    def __init__(self, model: nn.Module, normalize: bool = True):
+        super().__init__()
+        self.model = model
+        self.normalize = normalize
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        """Encoder frames for clips of `lengths` samples."""
+        return self.model._get_feat_extract_output_lengths(lengths).to(torch.int64)
+
+    def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        batch, samples = waveform.shape
+        mask = None
+        if lengths is not None:
+            mask = torch.arange(samples, device=waveform.device)[None, :] < lengths[:, None]
+        if self.normalize:
+            weights = mask.to(waveform.dtype) if mask is not None else torch.ones_like(waveform)
+            count = weights.sum(dim=1, keepdim=True).clamp(min=1)
+            mean = (waveform * weights).sum(dim=1, keepdim=True) / count
+            var = (((waveform - mean) * weights) ** 2).sum(dim=1, keepdim=True) / count
+            waveform = (waveform - mean) / torch.sqrt(var + 1e-7) * weights
+        # Checkpoints whose feature encoder uses group norm (wav2vec2-base, HuBERT-base) were
+        # trained on zero-padded batches without an attention mask; transformers says not to pass one.
+        pass_mask = mask is not None and getattr(self.model.config, "feat_extract_norm", "layer") == "layer"
+        out = self.model(waveform, attention_mask=mask.long() if pass_mask else None, output_hidden_states=True)
+        return torch.stack(out.hidden_states)
+
+
+def ssl_encoder_from_config(config) -> SSLEncoder:
+    """A randomly initialised encoder from a transformers config (``Wav2Vec2Config``, ``HubertConfig``, ``WavLMConfig``)."""
+    from transformers import AutoModel
+
+    if config.model_type not in SSL_MODEL_TYPES:
+        raise ModelError(f"model type {config.model_type!r} is not one of {', '.join(SSL_MODEL_TYPES)}")
+    return SSLEncoder(AutoModel.from_config(config)).eval()
+
+
+def load_ssl_encoder(source: str | Path) -> SSLEncoder:
+    """Load wav2vec2, HuBERT or WavLM from a local folder (``save_pretrained`` layout) or a hub id.
+
+    Examples of hub ids: ``facebook/wav2vec2-base``, ``facebook/hubert-base-ls960``,
+    ``microsoft/wavlm-base-plus`` (downloaded by transformers the first time; needs internet).
+    """
+    try:
+        from transformers import AutoConfig, AutoModel
+    except ImportError:
+        raise ModelError(f"{source}: wav2vec2/HuBERT/WavLM encoders need transformers (pip install 'ser[encoders]')") from None
+    try:
+        config = AutoConfig.from_pretrained(str(source))
+    except Exception as exc:  # missing folder, no network, wrong id: all mean "cannot get it"
+        raise ModelError(f"{source}: cannot load an encoder config ({exc})") from None
+    if config.model_type not in SSL_MODEL_TYPES:
+        raise ModelError(f"{source}: model type {config.model_type!r} is not one of {', '.join(SSL_MODEL_TYPES)}")
+    normalize = True
+    preprocessor = Path(source) / "preprocessor_config.json"
+    if preprocessor.is_file():
+        normalize = bool(json.loads(preprocessor.read_text()).get("do_normalize", True))
+    try:
+        model = AutoModel.from_pretrained(str(source))
+    except Exception as exc:
+        raise ModelError(f"{source}: cannot load the encoder's weights ({exc})") from None
+    return SSLEncoder(model, normalize=normalize).eval()
