@@ -169,3 +169,19 @@ def test_second_run_reads_the_feature_cache(tmp_path, tiny_manifest, monkeypatch
     monkeypatch.setattr(data, "spectral_frames", no_recompute)
     second = _run(tmp_path, raw, "second")
     assert second["mean"] == first["mean"]
+
+
+def test_run_folder_lock(tmp_path, tiny_manifest):
+    import os
+
+    from ser.errors import SerError
+
+    raw = tiny_config(tiny_manifest, tmp_path / "cache", "logreg", protocol={"folds": [0]})
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".lock").write_text(str(os.getppid()))  # a live process "holds" the folder
+    with pytest.raises(SerError, match=r"another ser train \(pid \d+\) is using this run folder"):
+        _run(tmp_path, raw, resume=True)
+    (run / ".lock").write_text("999999999")  # left by a process that died: taken over
+    _run(tmp_path, raw, resume=True)
+    assert not (run / ".lock").exists() and (run / "fold0" / "results.json").is_file()

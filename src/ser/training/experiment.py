@@ -18,9 +18,11 @@ every side and every row the trainer actually put in a batch.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -173,9 +175,53 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, resume: boo
     if out.exists() and any(out.iterdir()) and not resume and (out / "config.yaml").exists():
         raise SerError(f"{out}: a run is already there; pass --resume to continue it, or choose another --output")
     out.mkdir(parents=True, exist_ok=True)
-    if resume and (out / "config.yaml").exists():
-        _check_same_config(out / "config.yaml", config)
-    write_yaml(config, out / "config.yaml")
+    with run_lock(out):
+        if resume and (out / "config.yaml").exists():
+            _check_same_config(out / "config.yaml", config)
+        write_yaml(config, out / "config.yaml")
+        return _run_folds(config, out, resume=resume, log=log, progress=progress)
+
+
+@contextmanager
+def run_lock(folder: Path):
+    """Hold ``folder/.lock`` (our pid) for the run; another live process holding it is an error.
+
+    Two processes training into one folder would overwrite each other's checkpoints. A lock
+    left by a process that died is taken over.
+    """
+    lock = folder / ".lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                holder = 0
+            if holder and holder != os.getpid() and _alive(holder):
+                raise SerError(f"{folder}: another ser train (pid {holder}) is using this run folder") from None
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(str(os.getpid()))
+        break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _run_folds(config: ExperimentConfig, out: Path, *, resume: bool, log: Log, progress: bool) -> dict:
     experiment = Experiment(config, log=log, progress=progress)
     folds = experiment.folds()
     chosen = config.protocol.folds if config.protocol.folds is not None else list(range(len(folds)))
