@@ -19,14 +19,14 @@ $(VENV)/.core: pyproject.toml | $(PY)
 
 $(VENV)/.all: pyproject.toml | $(PY)
 	$(PIP) install $(TORCH)
-	$(PIP) install -e '.[train,serve,encoders,dev]'
+	$(PIP) install -e '.[train,serve,encoders,ray,dev]'
 	touch $@ $(VENV)/.core
 
 install-core: $(VENV)/.core
 install-all: $(VENV)/.all
 
 demo: $(VENV)/.core
-	$(VENV)/bin/ser demo examples/
+	$(VENV)/bin/ser predict examples/
 
 test: $(VENV)/.all
 	$(PY) -m pytest -q
