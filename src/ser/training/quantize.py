@@ -92,6 +92,7 @@ def quantize_model(
 
     dst.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".ser-quantize-", dir=dst.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a model folder is package data that anyone reads
     try:
         model = onnx.load_from_string(source_bytes)
         for index, node in enumerate(model.graph.node):
