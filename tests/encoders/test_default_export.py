@@ -98,3 +98,38 @@ def test_temperature_lowers_overconfidence():
     temperature = fit_temperature(overconfident, y)
     assert 3 < temperature < 5
     assert expected_calibration_error(softmax(overconfident / temperature), y) < expected_calibration_error(softmax(overconfident), y)
+
+
+def test_train_default_command_end_to_end(tiny_encoder_dir, tmp_path, capsys):
+    """`ser train-default` on a tiny RAVDESS-named corpus: features, head, calibration, ONNX, int8, card kept."""
+    import soundfile as sf
+
+    from ser.cli.main import main
+    from ser.inference.recognizer import Recognizer
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "data" / "RAVDESS"
+    for actor in (1, 2, 3, 4):
+        (root / f"Actor_{actor:02d}").mkdir(parents=True)
+        for emotion in range(1, 9):
+            for statement in (1, 2):
+                t = np.arange(8000) / 16000
+                clip = 0.2 * np.sin(2 * np.pi * (100 + 40 * emotion) * t) + 0.01 * rng.standard_normal(8000)
+                name = f"03-01-{emotion:02d}-01-{statement:02d}-01-{actor:02d}.wav"
+                sf.write(root / f"Actor_{actor:02d}" / name, clip.astype(np.float32), 16000)
+    config = tmp_path / "recipe.yaml"
+    config.write_text(
+        f"encoder: {tiny_encoder_dir}\ndatasets: {tmp_path / 'data'}\ncorpora: {{ravdess: RAVDESS}}\n"
+        f"c_grid: [0.1]\ncalibration_speakers: 0.25\ncache_dir: {tmp_path / 'cache'}\n"
+    )
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "MODEL_CARD.md").write_text("# card\n")
+    assert main(["train-default", "--config", str(config), "-o", str(out)]) == 0
+    written = json.loads((out / "ser_model.json").read_text())
+    assert written["quantization"]["method"].startswith("onnxruntime dynamic int8")
+    assert written["training"]["speakers"] == [f"ravdess_{a:02d}" for a in (1, 2, 3, 4)]
+    assert (out / "MODEL_CARD.md").read_text() == "# card\n"
+    assert (tmp_path / "model-float" / "model.onnx").is_file()
+    prediction = Recognizer.from_pretrained(out)(root / "Actor_01" / "03-01-05-01-01-01-01.wav")
+    assert prediction.label in written["labels"] and sum(prediction.scores.values()) == pytest.approx(1, abs=1e-4)

@@ -8,10 +8,14 @@ ORDER = 45
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train-default",
-        help="retrain the default model (frozen Whisper encoder + linear head) and export it to ONNX",
+        help="retrain the default model (frozen Whisper encoder + linear head), export it to ONNX and quantise it",
+        description="Train the default model's recipe on every corpus of the config, export one ONNX graph, "
+        "and write its int8 copy (the form that ships) to OUTPUT; the float graph stays in OUTPUT-float. "
+        "Rerunning resumes: the encoder's features are cached.",
     )
     p.add_argument("--config", default="configs/default.yaml", help="the recipe (YAML)")
     p.add_argument("-o", "--output", default="runs/default", help="model folder to write")
+    p.add_argument("--no-quantize", action="store_true", help="write the float graph to OUTPUT and stop")
     p.set_defaults(func=_run)
 
 
@@ -25,6 +29,18 @@ def _run(args) -> int:
     from ser.training.default_model import DefaultRecipe, train_default
 
     recipe = DefaultRecipe.from_yaml(args.config)
-    out = train_default(recipe, args.output)
+    output = Path(args.output)
+    if args.no_quantize:
+        out = train_default(recipe, output)
+    else:
+        from ser.training.quantize import quantize_model
+
+        import shutil
+
+        float_dir = train_default(recipe, output.with_name(output.name + "-float"))
+        card = output / "MODEL_CARD.md"
+        if card.is_file():  # quantize_model replaces OUTPUT with the float folder's files
+            shutil.copy(card, float_dir / card.name)
+        out = quantize_model(float_dir, output)
     print(f"done: ser predict --model {out} clip.wav")
     return 0
