@@ -125,11 +125,12 @@ def test_train_default_command_end_to_end(tiny_encoder_dir, tmp_path, capsys):
     out = tmp_path / "model"
     out.mkdir()
     (out / "MODEL_CARD.md").write_text("# card\n")
-    assert main(["train-default", "--config", str(config), "-o", str(out)]) == 0
+    float_out = tmp_path / "float"
+    assert main(["train-default", "--config", str(config), "-o", str(out), "--float-output", str(float_out)]) == 0
     written = json.loads((out / "ser_model.json").read_text())
     assert written["quantization"]["method"].startswith("onnxruntime dynamic int8")
     assert written["training"]["speakers"] == [f"ravdess_{a:02d}" for a in (1, 2, 3, 4)]
     assert (out / "MODEL_CARD.md").read_text() == "# card\n"
-    assert (tmp_path / "model-float" / "model.onnx").is_file()
+    assert (float_out / "model.onnx").is_file()
     prediction = Recognizer.from_pretrained(out)(root / "Actor_01" / "03-01-05-01-01-01-01.wav")
     assert prediction.label in written["labels"] and sum(prediction.scores.values()) == pytest.approx(1, abs=1e-4)

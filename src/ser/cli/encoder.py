@@ -10,11 +10,12 @@ def register(subparsers) -> None:
         "train-default",
         help="retrain the default model (frozen Whisper encoder + linear head), export it to ONNX and quantise it",
         description="Train the default model's recipe on every corpus of the config, export one ONNX graph, "
-        "and write its int8 copy (the form that ships) to OUTPUT; the float graph stays in OUTPUT-float. "
+        "and write its int8 copy (the form that ships) to OUTPUT; the float graph stays in --float-output. "
         "Rerunning resumes: the encoder's features are cached.",
     )
     p.add_argument("--config", default="configs/default.yaml", help="the recipe (YAML)")
     p.add_argument("-o", "--output", default="runs/default", help="model folder to write")
+    p.add_argument("--float-output", help="where the float graph goes (default: runs/<OUTPUT's name>-float)")
     p.add_argument("--no-quantize", action="store_true", help="write the float graph to OUTPUT and stop")
     p.set_defaults(func=_run)
 
@@ -37,7 +38,7 @@ def _run(args) -> int:
 
         import shutil
 
-        float_dir = train_default(recipe, output.with_name(output.name + "-float"))
+        float_dir = train_default(recipe, Path(args.float_output or f"runs/{output.name}-float"))
         card = output / "MODEL_CARD.md"
         if card.is_file():  # quantize_model replaces OUTPUT with the float folder's files
             shutil.copy(card, float_dir / card.name)
