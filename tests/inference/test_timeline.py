@@ -154,3 +154,12 @@ def test_segments_real_clips_separated_by_silence(recognizer, datasets_dir):
         assert any(s.start_s <= start + pad and end - pad <= s.end_s for s in silence), (start, end)
     summary = timeline.summary()
     assert 0.4 < summary["silence_share"] < 0.9
+
+
+def test_percentiles_equal_numpys():
+    from ser.inference.timeline import _percentiles
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 1000):
+        x = rng.standard_normal(n).astype(np.float32)
+        np.testing.assert_allclose(_percentiles(x, (99, 10)), np.percentile(x, [99, 10]), rtol=1e-6)
