@@ -84,7 +84,7 @@ def run(args) -> None:
 
     from ser.models.encoders import load_whisper_encoder
     from ser.models.heads import StatsHead, WhisperEmotion
-    from ser.training.default_model import DefaultRecipe, hidden_states, make_head
+    from ser.training.default_model import hidden_states, make_head
 
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
