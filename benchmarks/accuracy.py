@@ -84,7 +84,7 @@ def run(args) -> None:
 
     from ser.models.encoders import load_whisper_encoder
     from ser.models.heads import StatsHead, WhisperEmotion
-    from ser.training.default_model import hidden_states, make_head
+    from ser.training.default_model import finetune, hidden_states, make_head
 
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
@@ -165,33 +165,16 @@ def run(args) -> None:
             return test_z
 
         best_z = record(0, float("nan"))
-        best_val, best_epoch = curve[-1]["val_ua"], 0
-        counts = np.bincount(y[train], minlength=len(labels))
-        weight = torch.tensor(len(train) / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32)
-        optimizer = torch.optim.AdamW([
-            {"params": model.head.parameters(), "lr": args.head_lr},
-            {"params": model.encoder_parameters(), "lr": args.encoder_lr},
-        ], weight_decay=0.01)
-        for epoch in range(1, args.epochs + 1):
-            model.train()
-            losses = []
-            order = rng.permutation(train)
-            # Batches of similar lengths (sorted within chunks of 16 batches) waste little on padding.
-            chunks = [sorted(order[k : k + args.batch * 16], key=lambda i: states[i].shape[1])
-                      for k in range(0, len(order), args.batch * 16)]
-            batches = [chunk[j : j + args.batch] for chunk in chunks for j in range(0, len(chunk), args.batch)]
-            rng.shuffle(batches)
-            for b in batches:
-                x, lengths = batch(b)
-                loss = torch.nn.functional.cross_entropy(model.forward_from(x, lengths), torch.from_numpy(y[b]), weight=weight)
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-                optimizer.step()
-                losses.append(loss.item())
-            z = record(epoch, float(np.mean(losses)))
-            if curve[-1]["val_ua"] > best_val:
-                best_val, best_epoch, best_z = curve[-1]["val_ua"], epoch, z
+        best_epoch = 0
+        if args.epochs:
+            # The shared trainer, checkpointed per fold; the epoch is chosen on validation speakers.
+            trainer = finetune(model, states, y, train, val, OUT / f"{args.name}-fold{f}", epochs=args.epochs,
+                               encoder_lr=args.encoder_lr, head_lr=args.head_lr, batch_size=args.batch, seed=f)
+            curve += [{"epoch": r["epoch"], "loss": r["train_loss"], "val_ua": r["val_ua"]} for r in trainer.history]
+            best = max(trainer.history, key=lambda r: r["val_ua"])
+            if best["val_ua"] > curve[0]["val_ua"]:  # else the probe itself (epoch 0) stays
+                best_epoch = best["epoch"]
+                best_z = record(best_epoch, best["train_loss"])  # the trainer holds the best epoch's weights
         with out.open("a") as handle:
             handle.write(json.dumps({"args": vars(args), "fold": f, "C": c, "best_epoch": best_epoch, "test": test,
                                      "logits": best_z.tolist(), "curve": curve}) + "\n")
@@ -351,11 +334,12 @@ def report(args) -> None:
                      f"| {balanced_accuracy_score(all_true, all_pred):.3f} | {accuracy_score(all_true, all_pred):.3f} "
                      f"| {f1_score(all_true, all_pred, average='macro'):.3f} | – | {len(all_true)} |")
         if a["epochs"]:
-            lines += ["", "Learning curve (test UA per epoch, for the record only: the epoch is chosen on validation speakers):", "",
+            lines += ["", "Validation UA per epoch (epoch 0 = the probe; the test UA of the chosen epoch in the table above):", "",
                       "| fold | " + " | ".join(f"epoch {e}" for e in range(a["epochs"] + 1)) + " | chosen |",
                       "|---|" + "---|" * (a["epochs"] + 2)]
             for r in folds:
-                cells = [f"val {p['val_ua']:.3f} / test {p['test_ua']:.3f} (RAVDESS {p['per_corpus'].get('ravdess', float('nan')):.3f})" for p in r["curve"]]
+                by_epoch = {p["epoch"]: p["val_ua"] for p in r["curve"]}
+                cells = [f"{by_epoch[e]:.3f}" if e in by_epoch else "-" for e in range(a["epochs"] + 1)]
                 lines.append(f"| {r['fold']} | " + " | ".join(cells) + f" | {r['best_epoch']} |")
         lines.append("")
     nat = OUT / "native.json"

@@ -134,3 +134,54 @@ def test_train_default_command_end_to_end(tiny_encoder_dir, tmp_path, capsys):
     assert (float_out / "model.onnx").is_file()
     prediction = Recognizer.from_pretrained(out)(root / "Actor_01" / "03-01-05-01-01-01-01.wav")
     assert prediction.label in written["labels"] and sum(prediction.scores.values()) == pytest.approx(1, abs=1e-4)
+
+
+def test_train_default_with_the_top_layer_fine_tuned(tiny_encoder_dir, tmp_path):
+    """finetune_layers: 1 trains through the shared Trainer (checkpoints) and exports the fine-tuned graph."""
+    import soundfile as sf
+
+    from ser.cli.main import main
+    from ser.inference.recognizer import Recognizer
+
+    rng = np.random.default_rng(1)
+    root = tmp_path / "data" / "RAVDESS"
+    for actor in (1, 2, 3, 4, 5):
+        (root / f"Actor_{actor:02d}").mkdir(parents=True)
+        for emotion in range(1, 9):
+            t = np.arange(6400) / 16000
+            clip = 0.2 * np.sin(2 * np.pi * (100 + 40 * emotion) * t) + 0.01 * rng.standard_normal(6400)
+            sf.write(root / f"Actor_{actor:02d}" / f"03-01-{emotion:02d}-01-01-01-{actor:02d}.wav", clip.astype(np.float32), 16000)
+    config = tmp_path / "recipe.yaml"
+    config.write_text(
+        f"encoder: {tiny_encoder_dir}\ndatasets: {tmp_path / 'data'}\ncorpora: {{ravdess: RAVDESS}}\n"
+        f"c_grid: [0.1]\ncalibration_speakers: 0.4\ncache_dir: {tmp_path / 'cache'}\n"
+        "finetune_layers: 1\nfinetune_epochs: 2\nbatch_size: 8\n"
+    )
+    out = tmp_path / "model"
+    assert main(["train-default", "--config", str(config), "-o", str(out), "--no-quantize"]) == 0
+    written = json.loads((out / "ser_model.json").read_text())
+    assert written["metrics"]["finetuned_layers"] == 1
+    [run] = list((tmp_path / "cache").glob("finetune-*"))
+    assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    prediction = Recognizer.from_pretrained(out)(root / "Actor_01" / "03-01-05-01-01-01-01.wav")
+    assert sum(prediction.scores.values()) == pytest.approx(1, abs=1e-4)
+
+
+def test_a_fine_tuned_network_exports_to_the_same_logits(tiny_encoder_dir, tmp_path):
+    from ser.inference.backends import load_backend
+    from ser.models.encoders import load_whisper_encoder
+    from ser.models.heads import WhisperEmotion
+
+    torch.manual_seed(0)
+    net = WhisperEmotion(load_whisper_encoder(tiny_encoder_dir), 7, trainable_layers=1, head="stats").eval()
+    net.head.set_probe(torch.randn(128) * 0.1, torch.rand(128) + 0.5, torch.randn(7, 128), torch.randn(7))
+    recipe = DefaultRecipe(encoder=str(tiny_encoder_dir))
+    out = export_default(recipe, None, list(LABELS7), 1.0, {}, tmp_path / "ft", model=net)
+    backend = load_backend(out)
+    features = torch.randn(1, 80, 230)
+    with torch.no_grad():
+        expected = net(features).numpy()
+    np.testing.assert_allclose(backend._run(features.numpy()), expected, rtol=1e-4, atol=1e-4)
+
+
+LABELS7 = ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")

@@ -13,6 +13,7 @@ numpy and onnxruntime only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -54,6 +55,12 @@ class DefaultRecipe:
     calibration_speakers: float = 0.2  # share of speakers held out to fit the temperature
     seed: int = 0
     cache_dir: str = ".cache/ser-default"
+    # Fine-tuning after the probe (0: the encoder stays frozen, the shipped recipe).
+    finetune_layers: int = 0
+    finetune_epochs: int = 3
+    encoder_lr: float = 3e-5
+    head_lr: float = 1e-4
+    batch_size: int = 16
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> "DefaultRecipe":
@@ -281,6 +288,80 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+class CachedStatesInput(nn.Module):
+    """`WhisperEmotion` as a frame model for the shared `Trainer`.
+
+    The trainer feeds ``x [B, T, F]``; here ``F`` holds the cached hidden states of the frozen
+    layers side by side (``(first_trainable + 1) * d_model`` values per frame), which
+    `WhisperEmotion.forward_from` takes apart again.
+    """
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        batch, time, width = x.shape
+        dim = self.net.encoder.config.d_model
+        return self.net.forward_from(x.view(batch, time, width // dim, dim).permute(2, 0, 1, 3), lengths)
+
+
+def finetune(net, states: list[np.ndarray], y: np.ndarray, train, val, out_dir, *, epochs: int = 3,
+             encoder_lr: float = 3e-5, head_lr: float = 1e-4, batch_size: int = 16, seed: int = 0,
+             resume: bool = True, log=None):
+    """Fine-tune `net` (a `WhisperEmotion`) on cached states with the shared `Trainer`.
+
+    ``states[i]`` is clip i's ``hidden_states`` array ``[5, T, d]``; `train` and `val` are row
+    indices (validation speakers choose the epoch). The head and the trainable layers get their
+    own learning rates. Checkpoints go to `out_dir` (``resume`` continues there). Returns the
+    trainer, whose model holds the best validation epoch's weights.
+    """
+    from ser.training.config import TrainSection
+    from ser.training.trainer import Trainer
+
+    keep = net.first_trainable + 1
+    config = TrainSection(epochs=epochs, batch_size=batch_size, lr=head_lr, weight_decay=0.01, patience=0, seed=seed)
+    trainer = Trainer(CachedStatesInput(net), config, out_dir, n_classes=int(y.max()) + 1, log=log)
+    trainer.optimizer = torch.optim.AdamW(
+        [{"params": net.head.parameters(), "lr": head_lr}, {"params": net.encoder_parameters(), "lr": encoder_lr}],
+        weight_decay=0.01,
+    )
+    trainer.fit(finetune_examples(states, y, train, keep), finetune_examples(states, y, val, keep), resume=resume)
+    return trainer
+
+
+def _finetuned_model(recipe, rows, head, y, fit_idx, cal_idx, log):
+    """The probe `head` loaded into a `WhisperEmotion`, its top layers fine-tuned; and its held-out logits."""
+    from ser.models.encoders import load_whisper_encoder
+    from ser.models.heads import WhisperEmotion
+
+    net = WhisperEmotion(load_whisper_encoder(recipe.encoder), len(DEFAULT_MODEL_LABELS), layers=recipe.layers,
+                         trainable_layers=recipe.finetune_layers, head="stats")
+    if tuple(recipe.stats) != ("mean", "std"):
+        raise ValueError("fine-tuning needs stats: [mean, std] (the layout of StatsHead)")
+    scaler, linear = head[0], head[-1]
+    net.head.set_probe(scaler.mean_, scaler.scale_, linear.coef_, linear.intercept_)
+    states = hidden_states(rows, recipe)
+    torch.manual_seed(recipe.seed)
+    # Checkpoints resume only a run of the same recipe.
+    key = hashlib.sha1(json.dumps(asdict(recipe), sort_keys=True, default=str).encode()).hexdigest()[:12]
+    trainer = finetune(net, states, y, fit_idx, cal_idx, Path(recipe.cache_dir) / f"finetune-{key}",
+                       epochs=recipe.finetune_epochs, encoder_lr=recipe.encoder_lr, head_lr=recipe.head_lr,
+                       batch_size=recipe.batch_size, seed=recipe.seed, log=log)
+    log(f"fine-tuned the top {recipe.finetune_layers} layer(s): best validation epoch {trainer.best_epoch}")
+    cal_logits = trainer.predict_logits(finetune_examples(states, y, cal_idx, net.first_trainable + 1))
+    return net.eval(), cal_logits
+
+
+def finetune_examples(states, y, index, keep):
+    """`Examples` of cached states for the trainer's `predict_logits` (see `finetune`)."""
+    from ser.training.data import Examples
+
+    index = np.asarray(index)
+    x = [states[i][:keep].transpose(1, 0, 2).reshape(states[i].shape[1], -1) for i in index]
+    return Examples(x=x, y=y[index], rows=index, augmented=np.zeros(len(index), bool))
+
+
 def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=print) -> Path:
     """Train the default model from scratch (resumable through the feature cache) and export it."""
     from sklearn.model_selection import GroupShuffleSplit
@@ -300,12 +381,17 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=print) 
     fit_idx, cal_idx = next(split.split(x, y, groups))
     held_out = make_head(c, recipe.seed).fit(x[fit_idx], y[fit_idx])
     cal_logits = held_out.decision_function(x[cal_idx])
+    finetuned = None
+    if recipe.finetune_layers:
+        # The fine-tuned model ships as trained on the other speakers: the calibration speakers
+        # choose its epoch and then its temperature.
+        finetuned, cal_logits = _finetuned_model(recipe, rows, held_out, y, fit_idx, cal_idx, log)
     temperature = fit_temperature(cal_logits, y[cal_idx])
     ece_before = expected_calibration_error(softmax(cal_logits), y[cal_idx])
     ece_after = expected_calibration_error(softmax(cal_logits / temperature), y[cal_idx])
     log(f"temperature {temperature:.3f}: ECE on held-out speakers {ece_before:.3f} -> {ece_after:.3f}")
 
-    head = make_head(c, recipe.seed).fit(x, y)
+    head = held_out if finetuned is not None else make_head(c, recipe.seed).fit(x, y)
     metrics = {
         "calibration": {
             "temperature": round(temperature, 4),
@@ -313,25 +399,28 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=print) 
             "ece_before": round(ece_before, 4),
             "ece_after": round(ece_after, 4),
         },
-        "training_clips": int(len(rows)),
+        "training_clips": int(len(rows) if finetuned is None else len(fit_idx)),
         "regularisation_C": c,
     }
+    if finetuned is not None:
+        metrics["finetuned_layers"] = recipe.finetune_layers
     # Recorded so that `ser evaluate` can tell a user who scores it on these speakers that the
     # numbers are not speaker-independent.
     training = {"corpora": sorted(recipe.corpora), "speakers": sorted(set(groups.tolist()))}
-    return export_default(recipe, head, labels, temperature, metrics, Path(out_dir), training=training)
+    return export_default(recipe, head, labels, temperature, metrics, Path(out_dir), training=training, model=finetuned)
 
 
-def export_default(recipe, head, labels, temperature, metrics, out_dir: Path, training=None) -> Path:
+def export_default(recipe, head, labels, temperature, metrics, out_dir: Path, training=None, model=None) -> Path:
     """Write ``model.onnx`` and ``ser_model.json`` into `out_dir` (aside, then renamed in place)."""
     import shutil
     import tempfile
 
     from ser.models.encoders import load_whisper_encoder
 
-    scaler, linear = head[0], head[-1]
-    pooled = PooledWhisper(load_whisper_encoder(recipe.encoder), recipe.layers, recipe.stats).eval()
-    model = DefaultModel(pooled, scaler.mean_, scaler.scale_, linear.coef_, linear.intercept_).eval()
+    if model is None:  # the frozen recipe: encoder, pooling and the fitted head in one graph
+        scaler, linear = head[0], head[-1]
+        pooled = PooledWhisper(load_whisper_encoder(recipe.encoder), recipe.layers, recipe.stats).eval()
+        model = DefaultModel(pooled, scaler.mean_, scaler.scale_, linear.coef_, linear.intercept_).eval()
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".ser-model-", dir=out_dir.parent))
