@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _machine import cpu_name  # benchmarks/ is on sys.path when run as a script
+
 REPO = Path(__file__).resolve().parents[1]
 RUNS = Path("runs/bench")
 DATA = "../shared/datasets"
@@ -159,7 +161,7 @@ def _epochs(row: dict) -> str:
 
 
 def report(path: Path) -> None:
-    cpu = _cpu()
+    cpu = cpu_name()
     lines = [
         "# Classic models: the seeds' random split against speaker-independent protocols",
         "",
@@ -220,17 +222,6 @@ def _gap(all_rows: list[dict]) -> list[str]:
                    f"{100 * b['mean']['wa']:.1f} % on unseen speakers (UA {100 * b['mean']['ua']:.1f} %){' (' + note + ')' if note else ''}: "
                    f"{gap:.1f} points lower when the test speakers were never heard in training.")
     return out
-
-
-def _cpu() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def main() -> None:

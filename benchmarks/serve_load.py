@@ -28,6 +28,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from _machine import cpu_name  # benchmarks/ is on sys.path when run as a script
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO / "src" / "ser" / "pretrained" / "default"
 
@@ -226,17 +228,6 @@ async def client(http: httpx.AsyncClient, clips: list[bytes], k: int, deadline: 
         results.append((time.monotonic() - t, ok))
         i += 1
     return results
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def write_report(args, rows, stream_rows, rss, clips) -> None:
