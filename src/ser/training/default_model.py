@@ -26,6 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
+# The project's one ECE and one softmax.
+from ser.evaluation.metrics import expected_calibration_error
+from ser.inference.backends import softmax
 from ser.labels import DEFAULT_MODEL_LABELS, to_default_labels
 from ser.manifest import Utterance
 
@@ -269,25 +272,6 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return float(np.exp(result.x))
 
 
-def expected_calibration_error(probabilities: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
-    """ECE: the confidence-weighted gap between confidence and accuracy over equal-width bins."""
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == y
-    edges = np.linspace(0, 1, bins + 1)
-    ece = 0.0
-    for low, high in zip(edges[:-1], edges[1:]):
-        inside = (confidence > low) & (confidence <= high)
-        if inside.any():
-            ece += inside.mean() * abs(confidence[inside].mean() - correct[inside].mean())
-    return float(ece)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 class CachedStatesInput(nn.Module):
     """`WhisperEmotion` as a frame model for the shared `Trainer`.
 
@@ -338,7 +322,9 @@ def _finetuned_model(recipe, rows, head, y, fit_idx, cal_idx, log):
     net = WhisperEmotion(load_whisper_encoder(recipe.encoder), len(DEFAULT_MODEL_LABELS), layers=recipe.layers,
                          trainable_layers=recipe.finetune_layers, head="stats")
     if tuple(recipe.stats) != ("mean", "std"):
-        raise ValueError("fine-tuning needs stats: [mean, std] (the layout of StatsHead)")
+        from ser.errors import SerError
+
+        raise SerError(f"recipe: finetune_layers needs stats [mean, std] (the layout of StatsHead), not {list(recipe.stats)}")
     scaler, linear = head[0], head[-1]
     net.head.set_probe(scaler.mean_, scaler.scale_, linear.coef_, linear.intercept_)
     states = hidden_states(rows, recipe)
@@ -387,8 +373,8 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=print) 
         # choose its epoch and then its temperature.
         finetuned, cal_logits = _finetuned_model(recipe, rows, held_out, y, fit_idx, cal_idx, log)
     temperature = fit_temperature(cal_logits, y[cal_idx])
-    ece_before = expected_calibration_error(softmax(cal_logits), y[cal_idx])
-    ece_after = expected_calibration_error(softmax(cal_logits / temperature), y[cal_idx])
+    ece_before = expected_calibration_error(softmax(cal_logits), y[cal_idx], n_bins=15)
+    ece_after = expected_calibration_error(softmax(cal_logits, temperature), y[cal_idx], n_bins=15)
     log(f"temperature {temperature:.3f}: ECE on held-out speakers {ece_before:.3f} -> {ece_after:.3f}")
 
     head = held_out if finetuned is not None else make_head(c, recipe.seed).fit(x, y)
