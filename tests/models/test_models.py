@@ -72,3 +72,23 @@ def test_classic_model_covers_every_class(name):
     assert (model.predict(x) == y).mean() > 0.9  # well-separated blobs
     with pytest.raises(ValueError, match="shape"):
         model.predict_proba(x[:, :5])
+
+
+def test_bilstm_is_the_packed_bidirectional_lstm():
+    # The per-direction layers compute what nn.LSTM(bidirectional=True) computes on a packed batch.
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(0)
+    model = build_model("bilstm", 6, 3, hidden=5, layers=2).eval()
+    reference = torch.nn.LSTM(6, 5, num_layers=2, bidirectional=True, batch_first=True)
+    with torch.no_grad():
+        for layer, (ahead, back) in enumerate(zip(model.forward_layers, model.backward_layers)):
+            for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(reference, f"{kind}_l{layer}").copy_(getattr(ahead, f"{kind}_l0"))
+                getattr(reference, f"{kind}_l{layer}_reverse").copy_(getattr(back, f"{kind}_l0"))
+        x, lengths = torch.randn(3, 11, 6), torch.tensor([11, 7, 2])
+        packed, _ = reference(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+        expected, _ = pad_packed_sequence(packed, batch_first=True, total_length=11)
+        got = model.encode(x, lengths)
+    for i, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(got[i, :n], expected[i, :n], atol=1e-6, rtol=1e-5)
