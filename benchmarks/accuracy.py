@@ -2,7 +2,9 @@
 
     python benchmarks/accuracy.py run --folds 0,1,2,3,4,5 --epochs 0     # the frozen recipe (probe)
     python benchmarks/accuracy.py run --folds 0,3 --epochs 3             # + fine-tuning the top layer
+    python benchmarks/accuracy.py run --copies 2                         # + 2 augmented copies of each training clip
     python benchmarks/accuracy.py cross-corpus                           # leave one corpus out
+    python benchmarks/accuracy.py learning-curve                         # fewer training speakers
     python benchmarks/accuracy.py report                                 # writes benchmarks/accuracy.md
 
 The shipped weights have heard every speaker here, so they cannot be scored on these corpora.
@@ -78,13 +80,30 @@ def aligned_folds(corpus: np.ndarray, speakers: np.ndarray, n_folds: int = 6, se
     return fold
 
 
+def best_probe(x_fit, y_fit, x_val, y_val, grid: str, seed: int = 0, log=None):
+    """``(C, head)``: the frozen probe fitted for each C of `grid` ("0.003,0.01"), the best by validation UA."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    from ser.training.default_model import make_head
+
+    best = None
+    for c in [float(v) for v in grid.split(",")]:
+        head = make_head(c, seed).fit(x_fit, y_fit)
+        score = balanced_accuracy_score(y_val, head.predict(x_val))
+        if log:
+            log(f"probe C={c} validation UA {score:.3f}")
+        if best is None or score > best[0]:
+            best = (score, c, head)
+    return best[1], best[2]
+
+
 def run(args) -> None:
     import torch
     from sklearn.metrics import balanced_accuracy_score
 
     from ser.models.encoders import load_whisper_encoder
     from ser.models.heads import StatsHead, WhisperEmotion
-    from ser.training.default_model import finetune, hidden_states, make_head
+    from ser.training.default_model import finetune, hidden_states
 
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
@@ -98,10 +117,22 @@ def run(args) -> None:
         print(f"{out}: folds {args.folds} already done")
         return
     started = time.time()
-    states = hidden_states(rows, recipe, copy=0)
     first = 4 - args.trainable
-    pooled = np.stack([StatsHead.pooled(torch.from_numpy(s[1:5].astype(np.float32))[:, None]).numpy()[0] for s in states])
-    states = [s[: first + 1] for s in states]
+
+    def states_and_pooled(copy):
+        cached = hidden_states(rows, recipe, copy=copy)
+        pooled = np.stack([StatsHead.pooled(torch.from_numpy(s[1:5].astype(np.float32))[:, None]).numpy()[0]
+                           for s in cached])
+        return ([s[: first + 1] for s in cached] if copy == 0 or args.epochs else None), pooled
+
+    states, pooled = states_and_pooled(0)
+    # Augmented copies k = 1..K of every clip; a fold trains on those of its training clips only.
+    copies = [states_and_pooled(k) for k in range(1, args.copies + 1)]
+    n = len(rows)
+    if args.epochs:
+        states = states + [s for copy_states, _ in copies for s in copy_states]
+    pooled_all = np.concatenate([pooled] + [p for _, p in copies])
+    y_all = np.tile(y, args.copies + 1)
     print(f"states and pooled features of {len(rows)} clips in {time.time() - started:.0f} s", flush=True)
     encoder = load_whisper_encoder(recipe.encoder)
 
@@ -136,15 +167,10 @@ def run(args) -> None:
         val = [int(i) for i in train_all if speakers[i] in val_speakers]
         train = [int(i) for i in train_all if speakers[i] not in val_speakers]
         assert not set(speakers[test]) & set(speakers[train_all]), "a test speaker is on the training side"
+        fit = train + [i + k * n for k in range(1, args.copies + 1) for i in train]  # + the training clips' copies
 
-        best = None
-        for c in [float(v) for v in args.c.split(",")]:
-            head = make_head(c, 0).fit(pooled[train], y[train])
-            score = ua(y[val], head.predict(pooled[val]))
-            print(f"fold {f}: probe C={c} validation UA {score:.3f} ({time.time() - t:.0f} s)", flush=True)
-            if best is None or score > best[0]:
-                best = (score, c, head)
-        _, c, head = best
+        c, head = best_probe(pooled_all[fit], y_all[fit], pooled[val], y[val], args.c,
+                             log=lambda text: print(f"fold {f}: {text} ({time.time() - t:.0f} s)", flush=True))
         model = WhisperEmotion(encoder, len(labels), trainable_layers=args.trainable, head="stats")
         scaler, linear = head[0], head[-1]
         model.head.set_probe(scaler.mean_, scaler.scale_, linear.coef_, linear.intercept_)
@@ -168,7 +194,7 @@ def run(args) -> None:
         best_epoch = 0
         if args.epochs:
             # The shared trainer, checkpointed per fold; the epoch is chosen on validation speakers.
-            trainer = finetune(model, states, y, train, val, OUT / f"{args.name}-fold{f}", epochs=args.epochs,
+            trainer = finetune(model, states, y_all, fit, val, OUT / f"{args.name}-fold{f}", epochs=args.epochs,
                                encoder_lr=args.encoder_lr, head_lr=args.head_lr, batch_size=args.batch, seed=f)
             curve += [{"epoch": r["epoch"], "loss": r["train_loss"], "val_ua": r["val_ua"]} for r in trainer.history]
             best = max(trainer.history, key=lambda r: r["val_ua"])
@@ -188,7 +214,7 @@ def cross_corpus(args) -> None:
     """
     from sklearn.metrics import balanced_accuracy_score
 
-    from ser.training.default_model import make_head, pooled_features, select_features
+    from ser.training.default_model import pooled_features, select_features
 
     recipe = _recipe(args.config)
     rows, labels, y, corpus, speakers, _ = load(recipe)
@@ -204,13 +230,7 @@ def cross_corpus(args) -> None:
         val_speakers = set(rng.choice(names, max(2, len(names) // 8), replace=False))
         val = np.array([i for i in train_all if speakers[i] in val_speakers])
         train = np.array([i for i in train_all if speakers[i] not in val_speakers])
-        best = None
-        for c in [float(v) for v in args.c.split(",")]:
-            head = make_head(c, recipe.seed).fit(x[train], y[train])
-            score = balanced_accuracy_score(y[val], head.predict(x[val]))
-            if best is None or score > best[0]:
-                best = (score, c, head)
-        _, c, head = best
+        c, head = best_probe(x[train], y[train], x[val], y[val], args.c, recipe.seed)
         present = np.unique(y[test])
         # Closed set: the test corpus' own labels (a 4-class corpus is scored as 4 classes).
         predicted = present[head.decision_function(x[test])[:, present].argmax(axis=1)]
@@ -221,6 +241,50 @@ def cross_corpus(args) -> None:
         print(f"cross-corpus: test on {held_out}: UA {results[held_out]['ua']:.3f}", flush=True)
         OUT.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=2))
+
+
+def learning_curve(args) -> None:
+    """The frozen recipe trained on a fraction of each fold's training speakers, scored on the fold's test speakers.
+
+    Same folds, validation speakers and C grid as `run`; the fraction is taken per corpus (at least
+    one speaker each), seeded by fold and fraction. It answers whether more speakers would help.
+    """
+    from sklearn.metrics import balanced_accuracy_score
+
+    from ser.training.default_model import pooled_features, select_features
+
+    recipe = _recipe(args.config)
+    rows, labels, y, corpus, speakers, fold = load(recipe)
+    x = select_features(pooled_features(rows, recipe), recipe.layers, recipe.stats)
+    path = OUT / "learning_curve.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    for fraction in [float(v) for v in args.fractions.split(",")]:
+        for f in range(6):
+            key = f"{fraction:g}/{f}"
+            if key in results:
+                continue
+            rng = np.random.default_rng(f)  # the validation speakers of `run`
+            test = np.flatnonzero(fold == f)
+            train_all = np.flatnonzero(fold != f)
+            names = sorted(set(speakers[train_all]))
+            val_speakers = set(rng.choice(names, max(2, len(names) // 8), replace=False))
+            pick = np.random.default_rng([f, int(fraction * 1000)])
+            kept = set()
+            for name in sorted(set(corpus[train_all])):
+                pool = sorted({s for s in speakers[train_all][corpus[train_all] == name]} - val_speakers)
+                kept |= set(pick.choice(pool, max(1, round(fraction * len(pool))), replace=False))
+            val = np.array([i for i in train_all if speakers[i] in val_speakers])
+            train = np.array([i for i in train_all if speakers[i] in kept])
+            predicted = best_probe(x[train], y[train], x[val], y[val], args.c, recipe.seed)[1].predict(x[test])
+            per_corpus = {str(name): float(balanced_accuracy_score(y[test][corpus[test] == name],
+                                                                    predicted[corpus[test] == name]))
+                          for name in sorted(set(corpus[test]))}
+            results[key] = {"fraction": fraction, "fold": f, "train_speakers": len(kept), "train_clips": len(train),
+                            "ua": float(balanced_accuracy_score(y[test], predicted)), "per_corpus": per_corpus}
+            print(f"learning curve: {fraction:g} of the speakers, fold {f}: {len(kept)} speakers, "
+                  f"UA {results[key]['ua']:.3f}", flush=True)
+            OUT.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(results, indent=2))
 
 
 NATIVE = {  # the issue's per-corpus protocols, over each corpus' own label set
@@ -242,7 +306,7 @@ def native(args) -> None:
 
     from ser.corpora import prepare
     from ser.splits import make_folds, with_validation
-    from ser.training.default_model import make_head, pooled_features, select_features
+    from ser.training.default_model import pooled_features, select_features
 
     recipe = _recipe(args.config)
     path = OUT / "native.json"
@@ -259,13 +323,7 @@ def native(args) -> None:
         for fold in make_folds(rows, protocol, **options):
             fold = with_validation(rows, fold, fraction=0.125, seed=recipe.seed)
             train, val, test = (np.asarray(v) for v in (fold.train, fold.val, fold.test))
-            best = None
-            for c in [float(v) for v in args.c.split(",")]:
-                head = make_head(c, recipe.seed).fit(x[train], y[train])
-                score = balanced_accuracy_score(y[val], head.predict(x[val]))
-                if best is None or score > best[0]:
-                    best = (score, head)
-            predicted = best[1].predict(x[test])
+            predicted = best_probe(x[train], y[train], x[val], y[val], args.c, recipe.seed)[1].predict(x[test])
             scores.append([balanced_accuracy_score(y[test], predicted), accuracy_score(y[test], predicted),
                            f1_score(y[test], predicted, average="macro")])
         scores = np.array(scores)
@@ -301,6 +359,8 @@ def report(args) -> None:
         method = (f"frozen probe (C from {a['c']} by validation UA)" if a["epochs"] == 0 else
                   f"probe, then top {a['trainable']} layer(s) fine-tuned {a['epochs']} epochs "
                   f"(encoder lr {a['encoder_lr']}, head lr {a['head_lr']}), best epoch by validation UA")
+        if a.get("copies"):
+            method += f"; training clips plus {a['copies']} augmented copies of each"
         lines += [f"## `{name}`: {method}", "", f"Folds: {', '.join(str(r['fold']) for r in folds)}"
                   + ("" if len(folds) == 6 else f" (**{len(folds)} of 6**: the others were not run)"), ""]
         lines += ["| corpus | UA mean ± std over folds | pooled UA | pooled WA | pooled macro-F1 | pooled UA, closed set | clips |",
@@ -363,6 +423,23 @@ def report(args) -> None:
                   "| held-out corpus | its classes | UA over its classes | UA, all 7 outputs allowed |", "|---|---|---|---|"]
         lines += [f"| {k} | {', '.join(v['classes'])} | {v['ua']:.3f} | {v['ua_7way']:.3f} |" for k, v in results.items()]
         lines.append("")
+    curve = OUT / "learning_curve.json"
+    if curve.exists():
+        points = list(json.loads(curve.read_text()).values())
+        lines += ["## Learning curve: fewer training speakers", "",
+                  "The frozen recipe on the six folds above, trained on a fraction of each fold's training",
+                  "speakers (per corpus, at least one each), C chosen on the same validation speakers; UA on the",
+                  "fold's test speakers, mean over folds. Command: `python benchmarks/accuracy.py learning-curve`.", "",
+                  "| fraction of training speakers | speakers | clips | folds | UA, 7 classes | "
+                  + " | ".join(CORPUS_TITLES) + " |", "|---|---|---|---|---|" + "---|" * len(CORPUS_TITLES)]
+        for fraction in sorted({p["fraction"] for p in points}):
+            at = [p for p in points if p["fraction"] == fraction]
+            cells = [f"{np.mean([p['per_corpus'][c] for p in at if c in p['per_corpus']]):.3f}" for c in CORPUS_TITLES]
+            lines.append(f"| {fraction:g} | {np.mean([p['train_speakers'] for p in at]):.0f} "
+                         f"| {np.mean([p['train_clips'] for p in at]):.0f} | {len(at)} "
+                         f"| **{np.mean([p['ua'] for p in at]):.3f}** ± {np.std([p['ua'] for p in at]):.3f} | "
+                         + " | ".join(cells) + " |")
+        lines.append("")
     if nat.exists():
         got = json.loads(nat.read_text())
         lines += ["## Against the goals", "",
@@ -408,7 +485,7 @@ def main() -> int:
     parser.add_argument("--config", default=str(REPO / "configs/default.yaml"))
     sub = parser.add_subparsers(dest="action", required=True)
     r = sub.add_parser("run", help="train and score folds (appends to runs/accuracy/NAME.jsonl)")
-    r.add_argument("--name", default=None, help="result name (default: probe or finetune-<trainable>)")
+    r.add_argument("--name", default=None, help="result name (default: probe or finetune-<trainable>, + -aug<copies>)")
     r.add_argument("--folds", default="0,1,2,3,4,5")
     r.add_argument("--epochs", type=int, default=0, help="fine-tuning epochs after the probe (0: probe only)")
     r.add_argument("--trainable", type=int, default=1, help="top encoder layers to fine-tune")
@@ -417,21 +494,29 @@ def main() -> int:
     r.add_argument("--head-lr", type=float, default=1e-4)
     r.add_argument("--batch", type=int, default=16)
     r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--copies", type=int, default=0,
+                   help="augmented copies of each training clip (noise, reverberation, gain, pitch, stretch, shift)")
     cc = sub.add_parser("cross-corpus", help="leave one corpus out with the frozen recipe")
     cc.add_argument("--c", default="0.003,0.01", help="regularisation grid")
     nat = sub.add_parser("native", help="the frozen recipe on one corpus with its own labels and standard protocol")
     nat.add_argument("--corpora", default="ravdess,emodb,urdu,turevdb,tess")
     nat.add_argument("--c", default="0.003,0.01", help="regularisation grid")
+    lc = sub.add_parser("learning-curve", help="the frozen recipe trained on fewer speakers")
+    lc.add_argument("--fractions", default="0.125,0.25,0.5,1")
+    lc.add_argument("--c", default="0.003,0.01", help="regularisation grid")
     rep = sub.add_parser("report", help="write benchmarks/accuracy.md from the fold results")
     rep.add_argument("--output", default=str(REPO / "benchmarks/accuracy.md"))
     args = parser.parse_args()
     if args.action == "run":
-        args.name = args.name or ("probe" if args.epochs == 0 else f"finetune-{args.trainable}")
+        args.name = args.name or (("probe" if args.epochs == 0 else f"finetune-{args.trainable}")
+                                  + (f"-aug{args.copies}" if args.copies else ""))
         run(args)
     elif args.action == "cross-corpus":
         cross_corpus(args)
     elif args.action == "native":
         native(args)
+    elif args.action == "learning-curve":
+        learning_curve(args)
     else:
         report(args)
     return 0
