@@ -100,12 +100,9 @@ def test_temperature_lowers_overconfidence():
     assert expected_calibration_error(softmax(overconfident / temperature), y) < expected_calibration_error(softmax(overconfident), y)
 
 
-def test_train_default_command_end_to_end(tiny_encoder_dir, tmp_path, capsys):
-    """`ser train-default` on a tiny RAVDESS-named corpus: features, head, calibration, ONNX, int8, card kept."""
+def tiny_ravdess(tmp_path, encoder_dir, extra: str = ""):
+    """A 4-actor RAVDESS-named corpus of tones under tmp_path/data and a recipe file for it."""
     import soundfile as sf
-
-    from ser.cli.main import main
-    from ser.inference.recognizer import Recognizer
 
     rng = np.random.default_rng(0)
     root = tmp_path / "data" / "RAVDESS"
@@ -119,9 +116,18 @@ def test_train_default_command_end_to_end(tiny_encoder_dir, tmp_path, capsys):
                 sf.write(root / f"Actor_{actor:02d}" / name, clip.astype(np.float32), 16000)
     config = tmp_path / "recipe.yaml"
     config.write_text(
-        f"encoder: {tiny_encoder_dir}\ndatasets: {tmp_path / 'data'}\ncorpora: {{ravdess: RAVDESS}}\n"
-        f"c_grid: [0.1]\ncalibration_speakers: 0.25\ncache_dir: {tmp_path / 'cache'}\n"
+        f"encoder: {encoder_dir}\ndatasets: {tmp_path / 'data'}\ncorpora: {{ravdess: RAVDESS}}\n"
+        f"c_grid: [0.1]\ncalibration_speakers: 0.25\ncache_dir: {tmp_path / 'cache'}\n{extra}"
     )
+    return root, config
+
+
+def test_train_default_command_end_to_end(tiny_encoder_dir, tmp_path, capsys):
+    """`ser train-default` on a tiny RAVDESS-named corpus: features, head, calibration, ONNX, int8, card kept."""
+    from ser.cli.main import main
+    from ser.inference.recognizer import Recognizer
+
+    root, config = tiny_ravdess(tmp_path, tiny_encoder_dir)
     out = tmp_path / "model"
     out.mkdir()
     (out / "MODEL_CARD.md").write_text("# card\n")
@@ -185,3 +191,33 @@ def test_a_fine_tuned_network_exports_to_the_same_logits(tiny_encoder_dir, tmp_p
 
 
 LABELS7 = ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")
+
+
+def test_augmented_copies_are_deterministic_and_train_the_head(tiny_encoder_dir, tmp_path):
+    """augmented_copies: 1 pools an augmented version of every clip (the same one on every run) and trains on it."""
+    from ser.training.default_model import build_manifest, pooled_features, train_default
+
+    _, config = tiny_ravdess(tmp_path, tiny_encoder_dir, "augmented_copies: 1\nc_grid: [0.01, 0.1]\n")
+    recipe = DefaultRecipe.from_yaml(config)
+    rows = build_manifest(recipe)
+    original = pooled_features(rows, recipe, progress=False)
+    copy = pooled_features(rows, recipe, copy=1, progress=False)
+    assert copy.shape == original.shape and not np.allclose(copy, original)
+    # A second computation (no cache) gives the same augmented copy.
+    recipe.cache_dir = str(tmp_path / "other-cache")
+    np.testing.assert_allclose(pooled_features(rows, recipe, copy=1, progress=False), copy, atol=1e-5)
+
+    out = train_default(recipe, tmp_path / "model", log=lambda _: None)
+    metrics = json.loads((out / "ser_model.json").read_text())["metrics"]
+    assert metrics["augmented_copies"] == 1 and metrics["training_clips"] == len(rows)
+
+
+def test_with_copies_appends_the_copies_of_the_chosen_rows_only():
+    from ser.training.default_model import with_copies
+
+    x, y = np.arange(10.0).reshape(5, 2), np.arange(5)
+    copies = np.stack([x + 100, x + 200])
+    got_x, got_y = with_copies(x, y, np.array([1, 3]), copies)
+    np.testing.assert_array_equal(got_x, [[2, 3], [6, 7], [102, 103], [106, 107], [202, 203], [206, 207]])
+    np.testing.assert_array_equal(got_y, [1, 3, 1, 3, 1, 3])
+    np.testing.assert_array_equal(with_copies(x, y, [0], None)[0], x[[0]])

@@ -56,6 +56,9 @@ class DefaultRecipe:
     stats: tuple[str, ...] = ("mean", "std")
     c_grid: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
     calibration_speakers: float = 0.2  # share of speakers held out to fit the temperature
+    # Augmented copies of every clip added to the head's training data (never to the clips that
+    # choose C or the temperature): noise, reverberation, gain, pitch, stretch, shift.
+    augmented_copies: int = 0
     seed: int = 0
     cache_dir: str = ".cache/ser-default"
     # Fine-tuning after the probe (0: the encoder stays frozen, the shipped recipe).
@@ -144,26 +147,31 @@ def build_manifest(recipe: DefaultRecipe) -> list[Utterance]:
     return rows
 
 
-def pooled_features(rows: list[Utterance], recipe: DefaultRecipe, progress: bool = True) -> np.ndarray:
-    """Cached pooled hidden states of every clip: ``[n, 2 stats (mean, std), 5 layers, 384]`` float32."""
+def pooled_features(rows: list[Utterance], recipe: DefaultRecipe, copy: int = 0, progress: bool = True) -> np.ndarray:
+    """Cached pooled hidden states of every clip: ``[n, 2 stats (mean, std), 5 layers, 384]`` float32.
+
+    ``copy = k > 0`` pools the k-th augmented version of each clip, the same one `hidden_states` sees.
+    """
     from ser.features.cache import compute_features
     from ser.features.logmel import log_mel_spectrogram
     from ser.models.encoders import load_whisper_encoder
 
     encoder = None
+    augment = _copy_augmenter(recipe, copy)
 
     def extract(signal: np.ndarray) -> np.ndarray:
         nonlocal encoder
         if encoder is None:  # loaded on the first cache miss only
             encoder = PooledWhisper(load_whisper_encoder(recipe.encoder), _CACHE_LAYERS, ("mean", "std")).eval()
-        features = torch.from_numpy(log_mel_spectrogram(signal))[None]
+        features = torch.from_numpy(log_mel_spectrogram(augment(signal)))[None]
         with torch.inference_mode():
             return encoder(features)[0].numpy()
 
+    key = _CACHE_KEY + (f"-copy{copy}-aug-seed{recipe.seed}" if copy else "")
     with _one_clip_at_a_time():
         arrays = compute_features(
-            [row.path for row in rows], extract, _CACHE_KEY, recipe.cache_dir, n_jobs=1,
-            desc="encoder features", progress=progress,
+            [row.path for row in rows], extract, key, recipe.cache_dir, n_jobs=1,
+            desc="encoder features" + (f" (augmented copy {copy})" if copy else ""), progress=progress,
         )
     return np.stack([a.reshape(-1) for a in arrays]).reshape(len(rows), 2, len(_CACHE_LAYERS), -1).astype(np.float32)
 
@@ -176,22 +184,18 @@ def hidden_states(rows: list[Utterance], recipe: DefaultRecipe, copy: int = 0, p
     clip's samples and ``k`` so that it is the same on every run. Augmented copies are computed
     for every clip, but a training fold reads only those of its own training clips.
     """
-    from ser.augment import AugmentConfig, make_augmenter
     from ser.features.cache import compute_features
     from ser.features.logmel import log_mel_spectrogram
     from ser.models.encoders import load_whisper_encoder
 
     encoder = None
-    augment = make_augmenter(AugmentConfig(reverb=0.4, p=0.5, seed=recipe.seed)) if copy else None
+    augment = _copy_augmenter(recipe, copy)
 
     def extract(signal: np.ndarray) -> np.ndarray:
         nonlocal encoder
         if encoder is None:
             encoder = load_whisper_encoder(recipe.encoder).eval()
-        if augment is not None:
-            seed = zlib.crc32(signal.tobytes()) ^ (copy * 0x9E3779B1)
-            signal = augment(signal, seed=seed & 0xFFFFFFFF)
-        features = torch.from_numpy(log_mel_spectrogram(signal))[None]
+        features = torch.from_numpy(log_mel_spectrogram(augment(signal)))[None]
         with torch.inference_mode():
             return encoder(features)[:, 0].numpy().astype(np.float16)
 
@@ -201,6 +205,22 @@ def hidden_states(rows: list[Utterance], recipe: DefaultRecipe, copy: int = 0, p
             [row.path for row in rows], extract, key, recipe.cache_dir, n_jobs=1,
             desc=f"encoder states (copy {copy})", progress=progress,
         )
+
+
+def _copy_augmenter(recipe: DefaultRecipe, copy: int):
+    """``signal -> signal``: the identity for copy 0, else that copy's augmentation, seeded by the
+    clip's samples and ``copy`` so that a copy is the same on every run and in every cache."""
+    if not copy:
+        return lambda signal: signal
+    from ser.augment import AugmentConfig, make_augmenter
+
+    augment = make_augmenter(AugmentConfig(reverb=0.4, p=0.5, seed=recipe.seed))
+
+    def apply(signal: np.ndarray) -> np.ndarray:
+        seed = zlib.crc32(signal.tobytes()) ^ (copy * 0x9E3779B1)
+        return augment(signal, seed=seed & 0xFFFFFFFF)
+
+    return apply
 
 
 @contextmanager
@@ -240,8 +260,13 @@ def make_head(c: float, seed: int = 0):
     )
 
 
-def choose_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray, grid, seed: int = 0, n_splits: int = 3) -> float:
-    """The regularisation with the best unweighted accuracy over speaker folds of (x, y) alone."""
+def choose_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray, grid, seed: int = 0, n_splits: int = 3,
+             copies: np.ndarray | None = None) -> float:
+    """The regularisation with the best unweighted accuracy over speaker folds of (x, y) alone.
+
+    ``copies`` ``[K, n, d]`` are augmented versions of the rows of `x`: each split trains on
+    those of its training rows too, and is scored on original clips only.
+    """
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.model_selection import GroupKFold
 
@@ -252,10 +277,18 @@ def choose_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray, grid, seed: int =
     for c in grid:
         fold_scores = []
         for train, test in GroupKFold(n_splits=n_splits).split(x, y, groups):
-            head = make_head(c, seed).fit(x[train], y[train])
+            head = make_head(c, seed).fit(*with_copies(x, y, train, copies))
             fold_scores.append(balanced_accuracy_score(y[test], head.predict(x[test])))
         scores.append(float(np.mean(fold_scores)))
     return float(grid[int(np.argmax(scores))])
+
+
+def with_copies(x: np.ndarray, y: np.ndarray, index, copies: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows `index` of (x, y), followed by their augmented versions from ``copies`` ``[K, n, d]`` (if any)."""
+    if copies is None or not len(copies):
+        return x[index], y[index]
+    return (np.concatenate([x[index]] + [copy[index] for copy in copies]),
+            np.concatenate([y[index]] * (len(copies) + 1)))
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
@@ -358,14 +391,20 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=print) 
     x = select_features(pooled_features(rows, recipe), recipe.layers, recipe.stats)
     y = np.array([labels.index(row.extra["target"]) for row in rows])
     groups = np.array([row.speaker for row in rows])
+    if recipe.augmented_copies and recipe.finetune_layers:
+        from ser.errors import SerError
 
-    c = choose_c(x, y, groups, recipe.c_grid, recipe.seed)
+        raise SerError("recipe: augmented_copies trains the frozen probe; it cannot be combined with finetune_layers")
+    copies = np.stack([select_features(pooled_features(rows, recipe, copy=k), recipe.layers, recipe.stats)
+                       for k in range(1, recipe.augmented_copies + 1)]) if recipe.augmented_copies else None
+
+    c = choose_c(x, y, groups, recipe.c_grid, recipe.seed, copies=copies)
     log(f"regularisation C = {c} (chosen by speaker cross-validation)")
 
     # Temperature: fit the head without some speakers, calibrate on theirs.
     split = GroupShuffleSplit(n_splits=1, test_size=recipe.calibration_speakers, random_state=recipe.seed)
     fit_idx, cal_idx = next(split.split(x, y, groups))
-    held_out = make_head(c, recipe.seed).fit(x[fit_idx], y[fit_idx])
+    held_out = make_head(c, recipe.seed).fit(*with_copies(x, y, fit_idx, copies))
     cal_logits = held_out.decision_function(x[cal_idx])
     finetuned = None
     if recipe.finetune_layers:
@@ -377,7 +416,7 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=print) 
     ece_after = expected_calibration_error(softmax(cal_logits, temperature), y[cal_idx], n_bins=15)
     log(f"temperature {temperature:.3f}: ECE on held-out speakers {ece_before:.3f} -> {ece_after:.3f}")
 
-    head = held_out if finetuned is not None else make_head(c, recipe.seed).fit(x, y)
+    head = held_out if finetuned is not None else make_head(c, recipe.seed).fit(*with_copies(x, y, np.arange(len(y)), copies))
     metrics = {
         "calibration": {
             "temperature": round(temperature, 4),
@@ -387,6 +426,7 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=print) 
         },
         "training_clips": int(len(rows) if finetuned is None else len(fit_idx)),
         "regularisation_C": c,
+        "augmented_copies": recipe.augmented_copies,
     }
     if finetuned is not None:
         metrics["finetuned_layers"] = recipe.finetune_layers
