@@ -2,7 +2,7 @@
 
     python benchmarks/accuracy.py run --folds 0,1,2,3,4,5 --epochs 0     # the frozen recipe (probe)
     python benchmarks/accuracy.py run --folds 0,3 --epochs 3             # + fine-tuning the top layer
-    python benchmarks/accuracy.py run --copies 2                         # + 2 augmented copies of each training clip
+    python benchmarks/accuracy.py run --copies 0                         # without the recipe's augmented copies
     python benchmarks/accuracy.py cross-corpus                           # leave one corpus out
     python benchmarks/accuracy.py learning-curve                         # fewer training speakers
     python benchmarks/accuracy.py report                                 # writes benchmarks/accuracy.md
@@ -16,7 +16,8 @@ shipped one does, and every speaker is tested exactly once.
 
 Per fold: validation speakers (1/8 of the training side's) are held out; the frozen probe (mean
 and std over time of Whisper tiny.en layers 1-4, standardised, logistic regression) is fitted
-on the rest for each C of the grid, and the C with the best validation UA kept. With
+on the rest, with the recipe's augmented copies of those clips (``augmented_copies``; never of
+validation or test clips), for each C of the grid, and the C with the best validation UA kept. With
 ``--epochs N`` the probe is then loaded into the network (`ser.models.heads.StatsHead`) and the
 top encoder layer fine-tuned with it for N epochs (linear probing, then fine-tuning), keeping
 the epoch (0 = the probe) with the best validation UA. Test speakers are scored once per epoch
@@ -80,6 +81,22 @@ def aligned_folds(corpus: np.ndarray, speakers: np.ndarray, n_folds: int = 6, se
     return fold
 
 
+def features_and_copies(rows, recipe, copies: int):
+    """The recipe's pooled features of `rows` and of `copies` augmented versions (``[K, n, d]`` or None)."""
+    from ser.training.default_model import pooled_features, select_features
+
+    x = select_features(pooled_features(rows, recipe), recipe.layers, recipe.stats)
+    if not copies:
+        return x, None
+    return x, np.stack([select_features(pooled_features(rows, recipe, copy=k), recipe.layers, recipe.stats)
+                        for k in range(1, copies + 1)])
+
+
+def suffix(copies: int) -> str:
+    """Result-name suffix of a run with augmented copies."""
+    return f"-aug{copies}" if copies else ""
+
+
 def best_probe(x_fit, y_fit, x_val, y_val, grid: str, seed: int = 0, log=None):
     """``(C, head)``: the frozen probe fitted for each C of `grid` ("0.003,0.01"), the best by validation UA."""
     from sklearn.metrics import balanced_accuracy_score
@@ -108,6 +125,9 @@ def run(args) -> None:
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
     recipe = _recipe(args.config)
+    if args.copies is None:
+        args.copies = recipe.augmented_copies
+    args.name = args.name or ("probe" if args.epochs == 0 else f"finetune-{args.trainable}") + suffix(args.copies)
     rows, labels, y, corpus, speakers, fold = load(recipe)
     out = OUT / f"{args.name}.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -214,12 +234,13 @@ def cross_corpus(args) -> None:
     """
     from sklearn.metrics import balanced_accuracy_score
 
-    from ser.training.default_model import pooled_features, select_features
+    from ser.training.default_model import with_copies
 
     recipe = _recipe(args.config)
     rows, labels, y, corpus, speakers, _ = load(recipe)
-    x = select_features(pooled_features(rows, recipe), recipe.layers, recipe.stats)
-    path = OUT / "cross_corpus.json"
+    copies = recipe.augmented_copies if args.copies is None else args.copies
+    x, x_copies = features_and_copies(rows, recipe, copies)
+    path = OUT / f"cross_corpus{suffix(copies)}.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     for held_out in sorted(set(corpus)):
         if held_out in results:
@@ -230,7 +251,7 @@ def cross_corpus(args) -> None:
         val_speakers = set(rng.choice(names, max(2, len(names) // 8), replace=False))
         val = np.array([i for i in train_all if speakers[i] in val_speakers])
         train = np.array([i for i in train_all if speakers[i] not in val_speakers])
-        c, head = best_probe(x[train], y[train], x[val], y[val], args.c, recipe.seed)
+        c, head = best_probe(*with_copies(x, y, train, x_copies), x[val], y[val], args.c, recipe.seed)
         present = np.unique(y[test])
         # Closed set: the test corpus' own labels (a 4-class corpus is scored as 4 classes).
         predicted = present[head.decision_function(x[test])[:, present].argmax(axis=1)]
@@ -251,11 +272,9 @@ def learning_curve(args) -> None:
     """
     from sklearn.metrics import balanced_accuracy_score
 
-    from ser.training.default_model import pooled_features, select_features
-
     recipe = _recipe(args.config)
     rows, labels, y, corpus, speakers, fold = load(recipe)
-    x = select_features(pooled_features(rows, recipe), recipe.layers, recipe.stats)
+    x, _ = features_and_copies(rows, recipe, 0)  # no augmentation: the curve is about speakers
     path = OUT / "learning_curve.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     for fraction in [float(v) for v in args.fractions.split(",")]:
@@ -306,16 +325,17 @@ def native(args) -> None:
 
     from ser.corpora import prepare
     from ser.splits import make_folds, with_validation
-    from ser.training.default_model import pooled_features, select_features
+    from ser.training.default_model import with_copies
 
     recipe = _recipe(args.config)
-    path = OUT / "native.json"
+    copies = recipe.augmented_copies if args.copies is None else args.copies
+    path = OUT / f"native{suffix(copies)}.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     for name in args.corpora.split(","):
         if name in results:
             continue
         rows = [r for r in prepare(name, Path(recipe.datasets) / recipe.corpora[name]).utterances if r.emotion]
-        x = select_features(pooled_features(rows, recipe), recipe.layers, recipe.stats)
+        x, x_copies = features_and_copies(rows, recipe, copies)
         classes = sorted({r.emotion for r in rows})
         y = np.array([classes.index(r.emotion) for r in rows])
         protocol, options = NATIVE[name]
@@ -323,7 +343,8 @@ def native(args) -> None:
         for fold in make_folds(rows, protocol, **options):
             fold = with_validation(rows, fold, fraction=0.125, seed=recipe.seed)
             train, val, test = (np.asarray(v) for v in (fold.train, fold.val, fold.test))
-            predicted = best_probe(x[train], y[train], x[val], y[val], args.c, recipe.seed)[1].predict(x[test])
+            predicted = best_probe(*with_copies(x, y, train, x_copies), x[val], y[val], args.c,
+                                   recipe.seed)[1].predict(x[test])
             scores.append([balanced_accuracy_score(y[test], predicted), accuracy_score(y[test], predicted),
                            f1_score(y[test], predicted, average="macro")])
         scores = np.array(scores)
@@ -485,7 +506,7 @@ def main() -> int:
     parser.add_argument("--config", default=str(REPO / "configs/default.yaml"))
     sub = parser.add_subparsers(dest="action", required=True)
     r = sub.add_parser("run", help="train and score folds (appends to runs/accuracy/NAME.jsonl)")
-    r.add_argument("--name", default=None, help="result name (default: probe or finetune-<trainable>, + -aug<copies>)")
+    r.add_argument("--name", default=None, help="result name (default: probe or finetune-<trainable>, + -aug<copies> with copies)")
     r.add_argument("--folds", default="0,1,2,3,4,5")
     r.add_argument("--epochs", type=int, default=0, help="fine-tuning epochs after the probe (0: probe only)")
     r.add_argument("--trainable", type=int, default=1, help="top encoder layers to fine-tune")
@@ -494,13 +515,16 @@ def main() -> int:
     r.add_argument("--head-lr", type=float, default=1e-4)
     r.add_argument("--batch", type=int, default=16)
     r.add_argument("--threads", type=int, default=1)
-    r.add_argument("--copies", type=int, default=0,
-                   help="augmented copies of each training clip (noise, reverberation, gain, pitch, stretch, shift)")
+    r.add_argument("--copies", type=int, default=None,
+                   help="augmented copies of each training clip (noise, reverberation, gain, pitch, stretch, "
+                        "shift; default: the recipe's augmented_copies)")
     cc = sub.add_parser("cross-corpus", help="leave one corpus out with the frozen recipe")
     cc.add_argument("--c", default="0.003,0.01", help="regularisation grid")
+    cc.add_argument("--copies", type=int, default=None, help="augmented copies per training clip (default: the recipe's)")
     nat = sub.add_parser("native", help="the frozen recipe on one corpus with its own labels and standard protocol")
     nat.add_argument("--corpora", default="ravdess,emodb,urdu,turevdb,tess")
     nat.add_argument("--c", default="0.003,0.01", help="regularisation grid")
+    nat.add_argument("--copies", type=int, default=None, help="augmented copies per training clip (default: the recipe's)")
     lc = sub.add_parser("learning-curve", help="the frozen recipe trained on fewer speakers")
     lc.add_argument("--fractions", default="0.125,0.25,0.5,1")
     lc.add_argument("--c", default="0.003,0.01", help="regularisation grid")
@@ -508,8 +532,6 @@ def main() -> int:
     rep.add_argument("--output", default=str(REPO / "benchmarks/accuracy.md"))
     args = parser.parse_args()
     if args.action == "run":
-        args.name = args.name or (("probe" if args.epochs == 0 else f"finetune-{args.trainable}")
-                                  + (f"-aug{args.copies}" if args.copies else ""))
         run(args)
     elif args.action == "cross-corpus":
         cross_corpus(args)
