@@ -350,6 +350,8 @@ def main() -> None:
     parser.add_argument("--retrain-note", default="", help="a sentence on how long the last full `ser train-default` took")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "speed.md")
     parser.add_argument("--from-results", type=Path, help="only rewrite the report from a results.json of an earlier run")
+    parser.add_argument("--redo-agreement", action="store_true",
+                        help="with --from-results: measure the quantised-against-float rows again (retrained weights)")
     args = parser.parse_args()
 
     from ser.inference.backends import read_config
@@ -360,7 +362,14 @@ def main() -> None:
     cpu = machine()
     paths = pick_clips(args.clips)
     if args.from_results:
-        write_report(args, json.loads(args.from_results.read_text()), config, model_dir, paths, Path(tempfile.gettempdir()))
+        results = json.loads(args.from_results.read_text())
+        if args.redo_agreement:
+            # New weights for the same graph: its compute (every speed row) does not depend on them,
+            # its answers do, so only the agreement rows are measured again.
+            results["agreement"] = run_worker("agreement", 2, float_model=args.float_model, model=str(model_dir))
+            results["agreement_redone"] = time.strftime("%Y-%m-%d")
+            args.from_results.write_text(json.dumps(results, indent=1))
+        write_report(args, results, config, model_dir, paths, Path(tempfile.gettempdir()))
         return
     tmp = Path(tempfile.mkdtemp(prefix="ser-speed-"))
     clip = three_second_clip(tmp)
@@ -571,7 +580,10 @@ def write_report(args, r: dict, config: dict, model_dir: Path, paths: list[str],
             "`ser train-default` exported, before `ser.training.quantize.quantize_model` rewrote it) and the quantised "
             "one. The shipped model was trained on every speaker of these corpora, so the accuracies below are "
             "on training speakers (not an estimate of accuracy on new voices, see the model card); what this "
-            "table measures is the change that quantisation makes.",
+            "table measures is the change that quantisation makes."
+            + (f" Measured on {r['agreement_redone']} for the current weights; the speed rows above come from the "
+               "earlier run of the same graph with the previous weights of its linear head (the head's values do "
+               "not change the work done)." if "agreement_redone" in r else ""),
             "",
             "| clips | n | same label | float accuracy | quantised accuracy | change |",
             "|---|---|---|---|---|---|",
