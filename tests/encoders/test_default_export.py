@@ -143,7 +143,8 @@ def test_train_default_command_end_to_end(tiny_encoder_dir, tmp_path, capsys):
 
 
 def test_train_default_with_the_top_layer_fine_tuned(tiny_encoder_dir, tmp_path):
-    """finetune_layers: 1 trains through the shared Trainer (checkpoints) and exports the fine-tuned graph."""
+    """finetune_layers: 1 trains through the shared Trainer (checkpoints), on the clips and their
+    augmented copies, and exports the fine-tuned graph."""
     import soundfile as sf
 
     from ser.cli.main import main
@@ -161,7 +162,7 @@ def test_train_default_with_the_top_layer_fine_tuned(tiny_encoder_dir, tmp_path)
     config.write_text(
         f"encoder: {tiny_encoder_dir}\ndatasets: {tmp_path / 'data'}\ncorpora: {{ravdess: RAVDESS}}\n"
         f"c_grid: [0.1]\ncalibration_speakers: 0.4\ncache_dir: {tmp_path / 'cache'}\n"
-        "finetune_layers: 1\nfinetune_epochs: 2\nbatch_size: 8\n"
+        "finetune_layers: 1\nfinetune_epochs: 2\nbatch_size: 8\naugmented_copies: 1\n"
     )
     out = tmp_path / "model"
     assert main(["train-default", "--config", str(config), "-o", str(out), "--no-quantize"]) == 0
@@ -169,6 +170,8 @@ def test_train_default_with_the_top_layer_fine_tuned(tiny_encoder_dir, tmp_path)
     assert written["metrics"]["finetuned_layers"] == 1
     [run] = list((tmp_path / "cache").glob("finetune-*"))
     assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    [copies] = list((tmp_path / "cache").glob("whisper-tiny-en-states-f16-v1-copy1-*"))
+    assert len([p for p in copies.rglob("*") if p.is_file()]) >= 40  # every clip's augmented states
     prediction = Recognizer.from_pretrained(out)(root / "Actor_01" / "03-01-05-01-01-01-01.wav")
     assert sum(prediction.scores.values()) == pytest.approx(1, abs=1e-4)
 

@@ -361,6 +361,12 @@ def _finetuned_model(recipe, rows, head, y, fit_idx, cal_idx, log):
     scaler, linear = head[0], head[-1]
     net.head.set_probe(scaler.mean_, scaler.scale_, linear.coef_, linear.intercept_)
     states = hidden_states(rows, recipe)
+    n = len(rows)
+    # The augmented copies' states follow the clips' own; only the fitting speakers' copies train.
+    for k in range(1, recipe.augmented_copies + 1):
+        states = states + hidden_states(rows, recipe, copy=k)
+    y = np.tile(y, recipe.augmented_copies + 1)
+    fit_idx = np.concatenate([np.asarray(fit_idx) + k * n for k in range(recipe.augmented_copies + 1)])
     torch.manual_seed(recipe.seed)
     # Checkpoints resume only a run of the same recipe.
     key = hashlib.sha1(json.dumps(asdict(recipe), sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -391,10 +397,6 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=print) 
     x = select_features(pooled_features(rows, recipe), recipe.layers, recipe.stats)
     y = np.array([labels.index(row.extra["target"]) for row in rows])
     groups = np.array([row.speaker for row in rows])
-    if recipe.augmented_copies and recipe.finetune_layers:
-        from ser.errors import SerError
-
-        raise SerError("recipe: augmented_copies trains the frozen probe; it cannot be combined with finetune_layers")
     copies = np.stack([select_features(pooled_features(rows, recipe, copy=k), recipe.layers, recipe.stats)
                        for k in range(1, recipe.augmented_copies + 1)]) if recipe.augmented_copies else None
 
