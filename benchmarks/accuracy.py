@@ -208,9 +208,9 @@ def run(args) -> None:
                           "test_ua": ua(y[test], test_z.argmax(1)), "per_corpus": per_corpus, "s": round(time.time() - t)})
             print(f"fold {f} epoch {epoch}: loss {loss:.3f} validation UA {curve[-1]['val_ua']:.3f} "
                   f"test UA {curve[-1]['test_ua']:.3f} {per_corpus} ({time.time() - t:.0f} s)", flush=True)
-            return test_z
+            return val_z, test_z
 
-        best_z = record(0, float("nan"))
+        best_val_z, best_z = record(0, float("nan"))
         best_epoch = 0
         if args.epochs:
             # The shared trainer, checkpointed per fold; the epoch is chosen on validation speakers.
@@ -220,10 +220,12 @@ def run(args) -> None:
             best = max(trainer.history, key=lambda r: r["val_ua"])
             if best["val_ua"] > curve[0]["val_ua"]:  # else the probe itself (epoch 0) stays
                 best_epoch = best["epoch"]
-                best_z = record(best_epoch, best["train_loss"])  # the trainer holds the best epoch's weights
+                best_val_z, best_z = record(best_epoch, best["train_loss"])  # the trainer holds the best epoch's weights
         with out.open("a") as handle:
+            # Validation logits too: the fold's temperature is fitted on them (calibration in the report).
             handle.write(json.dumps({"args": vars(args), "fold": f, "C": c, "best_epoch": best_epoch, "test": test,
-                                     "logits": best_z.tolist(), "curve": curve}) + "\n")
+                                     "logits": best_z.tolist(), "val": val, "val_logits": best_val_z.tolist(),
+                                     "curve": curve}) + "\n")
 
 
 def cross_corpus(args) -> None:
@@ -358,6 +360,10 @@ def native(args) -> None:
 def report(args) -> None:
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
+    from ser.evaluation.metrics import expected_calibration_error
+    from ser.inference.backends import softmax
+    from ser.training.default_model import fit_temperature
+
     # A fold's test clips of one corpus need not cover every class the head can predict.
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
 
@@ -417,6 +423,17 @@ def report(args) -> None:
                      f"± {np.std([balanced_accuracy_score(y[np.array(r['test'])], np.array(r['logits']).argmax(1)) for r in folds]):.3f} "
                      f"| {balanced_accuracy_score(all_true, all_pred):.3f} | {accuracy_score(all_true, all_pred):.3f} "
                      f"| {f1_score(all_true, all_pred, average='macro'):.3f} | – | {len(all_true)} |")
+        if all("val_logits" in r for r in folds):
+            before, after, temperatures = [], [], []
+            for r in folds:
+                t = fit_temperature(np.array(r["val_logits"]), y[np.array(r["val"])])
+                z, true = np.array(r["logits"]), y[np.array(r["test"])]
+                before.append(expected_calibration_error(softmax(z), true, n_bins=15))
+                after.append(expected_calibration_error(softmax(z, t), true, n_bins=15))
+                temperatures.append(t)
+            lines += ["", f"Calibration on the test speakers (expected calibration error, 15 bins, mean over folds): "
+                      f"{np.mean(before):.3f} with the raw probabilities, **{np.mean(after):.3f}** with a temperature "
+                      f"fitted on each fold's validation speakers (T = {min(temperatures):.2f}-{max(temperatures):.2f})."]
         if a["epochs"]:
             lines += ["", "Validation UA per epoch (epoch 0 = the probe; the test UA of the chosen epoch in the table above):", "",
                       "| fold | " + " | ".join(f"epoch {e}" for e in range(a["epochs"] + 1)) + " | chosen |",
