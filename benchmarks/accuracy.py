@@ -490,6 +490,24 @@ def report(args) -> None:
                                  f"| {training_data(k)} | {ua:.3f} | {'yes' if ua >= goal else '**no**'} | {published} |")
         lines += ["", "The issue's own frozen probe of this encoder (mean of layers 1-4, C = 1, per corpus) was",
                   "reported as RAVDESS 0.725 and EmoDB 0.916; the best classic model is in [classic.md](classic.md).", ""]
+    curve = OUT / "learning_curve.json"
+    if curve.exists():
+        points = list(json.loads(curve.read_text()).values())
+        lines += ["## Learning curve: fewer training speakers", "",
+                  "The frozen recipe (without augmentation) on the six folds above, trained on a fraction of each",
+                  "fold's training speakers (per corpus, at least one each), C chosen on the same validation",
+                  "speakers; UA on the fold's test speakers, mean over folds. Command:",
+                  "`python benchmarks/accuracy.py learning-curve`.", "",
+                  "| fraction of training speakers | speakers | clips | UA, 7 classes | " + " | ".join(CORPUS_TITLES) + " |",
+                  "|---|---|---|---|" + "---|" * len(CORPUS_TITLES)]
+        for fraction in sorted({p["fraction"] for p in points}):
+            at = [p for p in points if p["fraction"] == fraction]
+            cells = [f"{np.mean([p['per_corpus'][c] for p in at if c in p['per_corpus']]):.3f}" for c in CORPUS_TITLES]
+            lines.append(f"| {fraction:g} ({len(at)} folds) | {np.mean([p['train_speakers'] for p in at]):.0f} "
+                         f"| {np.mean([p['train_clips'] for p in at]):.0f} "
+                         f"| **{np.mean([p['ua'] for p in at]):.3f}** ± {np.std([p['ua'] for p in at]):.3f} | "
+                         + " | ".join(cells) + " |")
+        lines.append("")
     notes = REPO / "benchmarks" / "accuracy-notes.md"  # hand-written: experiments too long to rerun here
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]
