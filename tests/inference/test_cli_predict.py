@@ -103,6 +103,22 @@ def test_mixed_inputs_json(capsys, tiny_model_dir, mixed_inputs):
     assert err == ""
 
 
+def test_small_batches_give_the_same_records_in_order(capsys, tiny_model_dir, mixed_inputs):
+    # With --batch-size 2 each batch is predicted while the next one is decoded.
+    paths, _ = mixed_inputs
+    common = ["predict", *paths, "--model", str(tiny_model_dir), "--format", "json", "--max-duration", "2"]
+    _, one_batch, _ = run(capsys, *common)
+    code, small_batches, _ = run(capsys, *common, "--batch-size", "2")
+    assert code == 1
+    records = [json.loads(line) for line in small_batches.splitlines()]
+    assert [r["path"] for r in records] == paths
+    expected = [json.loads(line) for line in one_batch.splitlines()]
+    for got, want in zip(records, expected):
+        assert got.keys() == want.keys() and got.get("label") == want.get("label")
+        if "scores" in want:
+            assert got["scores"] == pytest.approx(want["scores"], abs=1e-5)
+
+
 def test_max_duration_from_environment(capsys, tiny_model_dir, mixed_inputs, monkeypatch):
     monkeypatch.setenv("SER_MAX_DURATION", "2")
     paths, _ = mixed_inputs

@@ -273,42 +273,59 @@ def _results(recognizer, inputs: list[tuple[str, str | None]], args: argparse.Na
     --timeline) or ``(Prediction, warning or None)``.
 
     Clips are predicted in batches of ``--batch-size``, or fewer when their audio adds up to
-    more than `BATCH_AUDIO_S`, so memory stays bounded however long the files are.
+    more than `BATCH_AUDIO_S`, so memory stays bounded however long the files are. A batch is
+    predicted on a helper thread while this one decodes the next (decoding is about a tenth of
+    the work, and the cores would otherwise wait for it), so at most two batches are held.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from ser.audio import AudioError
     from ser.inference.timeline import build_timeline, speech_regions
 
     pending: list[tuple[str, object]] = []  # (path, signal or AudioError) awaiting prediction
 
-    def flush() -> Iterator[tuple[str, object]]:
-        signals = [signal for _, signal in pending if not isinstance(signal, AudioError)]
-        predictions = iter(recognizer.predict_signals(signals))
-        for path, signal in pending:
+    def results_of(batch, predictions) -> Iterator[tuple[str, object]]:
+        predictions = iter(predictions)
+        for path, signal in batch:
             if isinstance(signal, AudioError):
                 yield path, signal
             else:
                 # The model answers on any audio; say so when there is nothing to judge.
                 warning = None if speech_regions(signal) else "no speech detected; the label is a guess"
                 yield path, (next(predictions), warning)
-        pending.clear()
 
-    for path, problem in inputs:
-        try:
-            if problem:
-                raise AudioError(path, problem)
-            signal = recognizer.load(_source(path), name="<stdin>" if path == STDIN else None)
-        except AudioError as exc:
-            signal = exc
-        if args.timeline:
-            if not isinstance(signal, AudioError):
-                signal = build_timeline(recognizer.backend, signal, window=args.window, hop=args.hop, vad=args.vad)
-            yield path, signal
-            continue
-        pending.append((path, signal))
-        audio_s = sum(x.shape[0] for _, x in pending if not isinstance(x, AudioError)) / 16000
-        if len(pending) >= args.batch_size or audio_s > BATCH_AUDIO_S:
+    with ThreadPoolExecutor(1, thread_name_prefix="ser-predict") as predictor:
+        in_flight = None  # (batch, future of its predictions)
+
+        def flush() -> Iterator[tuple[str, object]]:
+            nonlocal in_flight
+            batch = list(pending)
+            pending.clear()
+            signals = [signal for _, signal in batch if not isinstance(signal, AudioError)]
+            previous, in_flight = in_flight, (batch, predictor.submit(recognizer.predict_signals, signals))
+            if previous is not None:
+                yield from results_of(previous[0], previous[1].result())
+
+        for path, problem in inputs:
+            try:
+                if problem:
+                    raise AudioError(path, problem)
+                signal = recognizer.load(_source(path), name="<stdin>" if path == STDIN else None)
+            except AudioError as exc:
+                signal = exc
+            if args.timeline:
+                if not isinstance(signal, AudioError):
+                    signal = build_timeline(recognizer.backend, signal, window=args.window, hop=args.hop, vad=args.vad)
+                yield path, signal
+                continue
+            pending.append((path, signal))
+            audio_s = sum(x.shape[0] for _, x in pending if not isinstance(x, AudioError)) / 16000
+            if len(pending) >= args.batch_size or audio_s > BATCH_AUDIO_S:
+                yield from flush()
+        if pending:
             yield from flush()
-    yield from flush()
+        if in_flight is not None:
+            yield from results_of(in_flight[0], in_flight[1].result())
 
 
 # ---------------------------------------------------------------------------------------------
