@@ -224,3 +224,12 @@ def test_with_copies_appends_the_copies_of_the_chosen_rows_only():
     np.testing.assert_array_equal(got_x, [[2, 3], [6, 7], [102, 103], [106, 107], [202, 203], [206, 207]])
     np.testing.assert_array_equal(got_y, [1, 3, 1, 3, 1, 3])
     np.testing.assert_array_equal(with_copies(x, y, [0], None)[0], x[[0]])
+
+
+def test_a_bad_augmented_copies_value_is_a_clear_error(tmp_path):
+    from ser.errors import SerError
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("augmented_copies: two\n")
+    with pytest.raises(SerError, match="augmented_copies must be a whole number"):
+        DefaultRecipe.from_yaml(recipe)

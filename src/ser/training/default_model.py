@@ -85,6 +85,9 @@ class DefaultRecipe:
         for key in ("layers", "stats", "c_grid"):
             if key in values:
                 values[key] = tuple(values[key])
+        copies = values.get("augmented_copies", 0)
+        if isinstance(copies, bool) or not isinstance(copies, int) or copies < 0:
+            raise SerError(f"{path}: augmented_copies must be a whole number >= 0, not {copies!r}")
         return cls(**values)
 
 
