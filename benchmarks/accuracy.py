@@ -382,7 +382,9 @@ def report(args) -> None:
         "over all held-out clips of the corpus together.",
         "",
     ]
-    runs = {p.stem: [json.loads(line) for line in p.open()] for p in sorted(OUT.glob("*.jsonl"))}
+    shipped = "probe" + suffix(recipe.augmented_copies)  # the recipe as configured comes first
+    paths = sorted(OUT.glob("*.jsonl"), key=lambda p: (p.stem != shipped, p.stem))
+    runs = {p.stem: [json.loads(line) for line in p.open()] for p in paths}
     for name, folds in runs.items():
         folds.sort(key=lambda r: r["fold"])
         a = folds[0]["args"]
@@ -391,6 +393,8 @@ def report(args) -> None:
                   f"(encoder lr {a['encoder_lr']}, head lr {a['head_lr']}), best epoch by validation UA")
         if a.get("copies"):
             method += f"; training clips plus {a['copies']} augmented cop{'y' if a['copies'] == 1 else 'ies'} of each"
+        if name == shipped:
+            method += " (the shipped recipe)"
         lines += [f"## `{name}`: {method}", "", f"Folds: {', '.join(str(r['fold']) for r in folds)}"
                   + ("" if len(folds) == 6 else f" (**{len(folds)} of 6**: the others were not run)"), ""]
         lines += ["| corpus | UA mean ± std over folds | pooled UA | pooled WA | pooled macro-F1 | pooled UA, closed set | clips |",
