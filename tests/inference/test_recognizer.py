@@ -135,3 +135,37 @@ def test_lazy_public_names(tiny_model_dir):
 
     assert ser.Recognizer is Recognizer and ser.Prediction is Prediction
     assert isinstance(ser.Recognizer.from_pretrained(tiny_model_dir)(np.zeros(1600), sr=16000), Prediction)
+
+
+def test_overlapped_keeps_order_and_holds_at_most_two_batches():
+    import threading
+
+    from ser.inference.recognizer import overlapped
+
+    produced, lock = [], threading.Lock()
+
+    def batches():
+        for k in range(6):
+            with lock:
+                produced.append(k)
+            yield [k, k]
+
+    seen = []
+    for batch, result in overlapped(batches(), lambda b: sum(b)):
+        # The producer runs at most one batch ahead of what has been handed out.
+        assert len(produced) <= len(seen) + 2
+        seen.append((batch, result))
+    assert seen == [([k, k], 2 * k) for k in range(6)]
+
+
+def test_overlapped_passes_errors_on():
+    from ser.inference.recognizer import overlapped
+
+    def batches():
+        yield 1
+        raise RuntimeError("decoding failed")
+
+    with pytest.raises(RuntimeError, match="decoding failed"):
+        list(overlapped(batches(), lambda b: b))
+    with pytest.raises(ZeroDivisionError):
+        list(overlapped(iter([1, 0]), lambda b: 1 / b))

@@ -273,18 +273,45 @@ def _results(recognizer, inputs: list[tuple[str, str | None]], args: argparse.Na
     --timeline) or ``(Prediction, warning or None)``.
 
     Clips are predicted in batches of ``--batch-size``, or fewer when their audio adds up to
-    more than `BATCH_AUDIO_S`, so memory stays bounded however long the files are. A batch is
-    predicted on a helper thread while this one decodes the next (decoding is about a tenth of
-    the work, and the cores would otherwise wait for it), so at most two batches are held.
+    more than `BATCH_AUDIO_S`, so memory stays bounded however long the files are; a batch is
+    predicted while the next one is decoded (`ser.inference.recognizer.overlapped`).
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     from ser.audio import AudioError
+    from ser.inference.recognizer import overlapped
     from ser.inference.timeline import build_timeline, speech_regions
 
-    pending: list[tuple[str, object]] = []  # (path, signal or AudioError) awaiting prediction
+    def decoded() -> Iterator[tuple[str, object]]:
+        for path, problem in inputs:
+            try:
+                if problem:
+                    raise AudioError(path, problem)
+                yield path, recognizer.load(_source(path), name="<stdin>" if path == STDIN else None)
+            except AudioError as exc:
+                yield path, exc
 
-    def results_of(batch, predictions) -> Iterator[tuple[str, object]]:
+    if args.timeline:
+        for path, signal in decoded():
+            if not isinstance(signal, AudioError):
+                signal = build_timeline(recognizer.backend, signal, window=args.window, hop=args.hop, vad=args.vad)
+            yield path, signal
+        return
+
+    def batches() -> Iterator[list[tuple[str, object]]]:
+        pending: list[tuple[str, object]] = []  # (path, signal or AudioError)
+        audio_s = 0.0
+        for path, signal in decoded():
+            pending.append((path, signal))
+            audio_s += 0 if isinstance(signal, AudioError) else signal.shape[0] / 16000
+            if len(pending) >= args.batch_size or audio_s > BATCH_AUDIO_S:
+                yield pending
+                pending, audio_s = [], 0.0
+        if pending:
+            yield pending
+
+    def predict(batch: list[tuple[str, object]]) -> list:
+        return recognizer.predict_signals([signal for _, signal in batch if not isinstance(signal, AudioError)])
+
+    for batch, predictions in overlapped(batches(), predict):
         predictions = iter(predictions)
         for path, signal in batch:
             if isinstance(signal, AudioError):
@@ -293,39 +320,6 @@ def _results(recognizer, inputs: list[tuple[str, str | None]], args: argparse.Na
                 # The model answers on any audio; say so when there is nothing to judge.
                 warning = None if speech_regions(signal) else "no speech detected; the label is a guess"
                 yield path, (next(predictions), warning)
-
-    with ThreadPoolExecutor(1, thread_name_prefix="ser-predict") as predictor:
-        in_flight = None  # (batch, future of its predictions)
-
-        def flush() -> Iterator[tuple[str, object]]:
-            nonlocal in_flight
-            batch = list(pending)
-            pending.clear()
-            signals = [signal for _, signal in batch if not isinstance(signal, AudioError)]
-            previous, in_flight = in_flight, (batch, predictor.submit(recognizer.predict_signals, signals))
-            if previous is not None:
-                yield from results_of(previous[0], previous[1].result())
-
-        for path, problem in inputs:
-            try:
-                if problem:
-                    raise AudioError(path, problem)
-                signal = recognizer.load(_source(path), name="<stdin>" if path == STDIN else None)
-            except AudioError as exc:
-                signal = exc
-            if args.timeline:
-                if not isinstance(signal, AudioError):
-                    signal = build_timeline(recognizer.backend, signal, window=args.window, hop=args.hop, vad=args.vad)
-                yield path, signal
-                continue
-            pending.append((path, signal))
-            audio_s = sum(x.shape[0] for _, x in pending if not isinstance(x, AudioError)) / 16000
-            if len(pending) >= args.batch_size or audio_s > BATCH_AUDIO_S:
-                yield from flush()
-        if pending:
-            yield from flush()
-        if in_flight is not None:
-            yield from results_of(in_flight[0], in_flight[1].result())
 
 
 # ---------------------------------------------------------------------------------------------
