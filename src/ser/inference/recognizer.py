@@ -83,23 +83,27 @@ Batch = TypeVar("Batch")
 Result = TypeVar("Result")
 
 
-def overlapped(batches: Iterable[Batch], predict: Callable[[Batch], Result]) -> Iterator[tuple[Batch, Result]]:
-    """``(batch, predict(batch))`` for each batch, in order, each predicted on a helper thread
-    while the caller's iterator produces (decodes) the next one: at most two batches are held.
+def overlapped(batches: Iterable[Batch], predict: Callable[[Batch], Result], ahead: int = 2) -> Iterator[tuple[Batch, Result]]:
+    """``(batch, predict(batch))`` for each batch, in order.
 
-    Decoding is about a tenth of the work; without the overlap every core would wait for it.
+    Up to `ahead` batches are predicted at once on helper threads while the caller's iterator
+    produces (decodes) the next one, so at most ``ahead + 1`` batches are held. Decoding is about
+    a tenth of the work, and the cores would wait for it otherwise; and with two batches in
+    flight the next one's clips fill the cores while the last clips of the previous one finish.
     """
+    from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(1, thread_name_prefix="ser-predict") as pool:
-        previous = None
+    with ThreadPoolExecutor(max(1, ahead), thread_name_prefix="ser-predict") as pool:
+        in_flight: deque = deque()
         for batch in batches:
-            future = pool.submit(predict, batch)
-            if previous is not None:
-                yield previous[0], previous[1].result()
-            previous = (batch, future)
-        if previous is not None:
-            yield previous[0], previous[1].result()
+            in_flight.append((batch, pool.submit(predict, batch)))
+            if len(in_flight) >= ahead:
+                done, future = in_flight.popleft()
+                yield done, future.result()
+        while in_flight:
+            done, future = in_flight.popleft()
+            yield done, future.result()
 
 
 def default_model_dir() -> Path:
