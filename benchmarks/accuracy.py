@@ -97,6 +97,11 @@ def suffix(copies: int) -> str:
     return f"-aug{copies}" if copies else ""
 
 
+def training_data(copies: int) -> str:
+    """How a run's training side was built, in words (the reports' wording)."""
+    return "no augmentation" if not copies else f"+ {copies} augmented cop{'y' if copies == 1 else 'ies'} of each training clip"
+
+
 def best_probe(x_fit, y_fit, x_val, y_val, grid: str, seed: int = 0, log=None):
     """``(C, head)``: the frozen probe fitted for each C of `grid` ("0.003,0.01"), the best by validation UA."""
     from sklearn.metrics import balanced_accuracy_score
@@ -392,7 +397,7 @@ def report(args) -> None:
                   f"probe, then top {a['trainable']} layer(s) fine-tuned {a['epochs']} epochs "
                   f"(encoder lr {a['encoder_lr']}, head lr {a['head_lr']}), best epoch by validation UA")
         if a.get("copies"):
-            method += f"; training clips plus {a['copies']} augmented cop{'y' if a['copies'] == 1 else 'ies'} of each"
+            method += "; " + training_data(a["copies"])
         if name == shipped:
             method += " (the shipped recipe)"
         lines += [f"## `{name}`: {method}", "", f"Folds: {', '.join(str(r['fold']) for r in folds)}"
@@ -451,9 +456,6 @@ def report(args) -> None:
         """(path, copies) of each result file of one kind: without augmentation, then with K copies."""
         found = [(OUT / f"{stem}.json", 0)] + [(p, int(p.stem.rsplit("aug", 1)[1])) for p in sorted(OUT.glob(f"{stem}-aug*.json"))]
         return [(path, k) for path, k in found if path.exists()]
-
-    def training_data(k):
-        return "no augmentation" if not k else f"+ {k} augmented cop{'y' if k == 1 else 'ies'} of each training clip"
 
     native_runs = variants("native")
     if native_runs:
