@@ -126,3 +126,75 @@ def test_first_layers_attention_stays_float(tmp_path):
     assert len([n for n in chosen if "/fc1/" in n or "/fc2/" in n]) == 8
     assert len([n for n in chosen if "im2col" in n]) == 2
     assert len(nodes_to_quantize(model, float_attention=0.0)) == len(chosen) + 8
+    assert len(nodes_to_quantize(model, float_attention=0.25)) == len(chosen) + 4  # layer 0 stays float
+
+
+def _pooled_whisper(tmp_path, seed: int = 0):
+    import torch
+
+    from inference_helpers import _export
+    from ser.models.encoders import WhisperEncoder, WhisperEncoderConfig
+    from ser.training.default_model import PooledWhisper
+
+    torch.manual_seed(seed)
+    config = WhisperEncoderConfig(d_model=16, n_layers=4, n_heads=2, ffn_dim=32)
+    pooled = PooledWhisper(WhisperEncoder(config).eval(), (1, 2, 3, 4), ("mean", "std")).eval()
+    with torch.no_grad():  # outlier channels, as trained transformers have, for smoothing to even out
+        for layer in pooled.encoder.layers:
+            layer.self_attn_layer_norm.weight[:2] *= 20
+            layer.final_layer_norm.weight[:2] *= 20
+    path = tmp_path / "pooled.onnx"
+    _export(torch, pooled, path)
+    return path
+
+
+def test_smoothing_keeps_the_float_model_and_evens_out_the_activations(tmp_path):
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    from ser.training.quantize import smooth_activations
+
+    path = _pooled_whisper(tmp_path)
+    rng = np.random.default_rng(0)
+    features = [rng.standard_normal((1, 80, n)).astype(np.float32) for n in (40, 64, 101)]
+    original = onnx.load(str(path))
+    smoothed, count = smooth_activations(onnx.load(str(path)), features, alpha=0.65)
+    assert count == 4 * (3 + 1 + 1)  # per layer: q, k, v after the norm; out_proj; fc1
+    before = ort.InferenceSession(original.SerializeToString(), providers=["CPUExecutionProvider"])
+    after = ort.InferenceSession(smoothed.SerializeToString(), providers=["CPUExecutionProvider"])
+    for x in features + [rng.standard_normal((2, 80, 77)).astype(np.float32)]:
+        a, b = before.run(None, {"input_features": x})[0], after.run(None, {"input_features": x})[0]
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+    # The norms' scales are divided by s: the outlier channels shrink relative to the rest.
+    norm = "encoder.layers.0.self_attn_layer_norm.weight"
+    w0 = {t.name: numpy_helper.to_array(t) for t in original.graph.initializer}[norm]
+    w1 = {t.name: numpy_helper.to_array(t) for t in smoothed.graph.initializer}[norm]
+    assert np.abs(w1).max() / np.median(np.abs(w1)) < np.abs(w0).max() / np.median(np.abs(w0))
+    with pytest.raises(ValueError, match="alpha"):
+        smooth_activations(onnx.load(str(path)), features, alpha=1.5)
+
+
+def test_quantising_with_calibration(tiny_model_dir, tmp_path):
+    signals = [speechlike(s, seed=i) for i, s in enumerate((0.6, 1.0, 1.7, 2.3))]
+    out = quantize_model(tiny_model_dir, tmp_path / "int8", calibration=signals[:2])
+    note = json.loads((out / "ser_model.json").read_text())["quantization"]
+    assert note["smoothing"]["calibration_clips"] == 2
+    assert agreement(tiny_model_dir, out, signals)["max_prob_diff"] < 0.05
+    again = quantize_model(tiny_model_dir, tmp_path / "again", calibration=signals[:2])
+    assert (again / "model.onnx").read_bytes() == (out / "model.onnx").read_bytes()
+
+
+def test_cli_with_calibration(tiny_model_dir, tmp_path, capsys):
+    import soundfile as sf
+
+    from ser.training.quantize import main
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for i in range(3):
+        sf.write(clips / f"{i}.wav", speechlike(1.0, seed=i), 16000)
+    assert main([str(tiny_model_dir), str(tmp_path / "q"), "--calibration", str(clips)]) == 0
+    assert json.loads((tmp_path / "q" / "ser_model.json").read_text())["quantization"]["smoothing"]["calibration_clips"] == 3
+    assert main([str(tiny_model_dir), str(tmp_path / "q2"), "--calibration", str(tmp_path / "empty")]) == 2
+    assert "empty" in capsys.readouterr().err

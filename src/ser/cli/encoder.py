@@ -42,6 +42,8 @@ def _run(args) -> int:
         card = output / "MODEL_CARD.md"
         if card.is_file():  # quantize_model replaces OUTPUT with the float folder's files
             shutil.copy(card, float_dir / card.name)
-        out = quantize_model(float_dir, output)
+        from ser.training.default_model import build_manifest, calibration_signals
+
+        out = quantize_model(float_dir, output, calibration=calibration_signals(build_manifest(recipe), seed=recipe.seed))
     print(f"done: ser predict --model {out} clip.wav")
     return 0
