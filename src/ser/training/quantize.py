@@ -36,11 +36,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -121,16 +123,17 @@ def quantize_model(
         if convolutions:
             model = convolutions_as_matmul(model)
         chosen = nodes_to_quantize(model, op_types, float_attention)
-        quantize_dynamic(
-            model,
-            staging / onnx_file,
-            op_types_to_quantize=list(op_types),
-            nodes_to_quantize=chosen,
-            per_channel=per_channel,
-            reduce_range=reduce_range,
-            weight_type=QuantType.QInt8,
-            extra_options={"MatMulConstBOnly": True},  # products of two activations stay float
-        )
+        with _without_preprocessing_advice():
+            quantize_dynamic(
+                model,
+                staging / onnx_file,
+                op_types_to_quantize=list(op_types),
+                nodes_to_quantize=chosen,
+                per_channel=per_channel,
+                reduce_range=reduce_range,
+                weight_type=QuantType.QInt8,
+                extra_options={"MatMulConstBOnly": True},  # products of two activations stay float
+            )
         for item in src.iterdir():
             if item.name not in (onnx_file, CONFIG_NAME) and item.is_file():
                 shutil.copy2(item, staging / item.name)
@@ -157,6 +160,24 @@ def quantize_model(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return dst
+
+
+@contextmanager
+def _without_preprocessing_advice():
+    """Hide onnxruntime's generic "consider pre-processing" warning (on the root logger): its
+    shape inference and graph cleanup are for static quantisation and change nothing here."""
+
+    class Advice(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "pre-processing before quantization" not in record.getMessage()
+
+    advice = Advice()
+    root = logging.getLogger()
+    root.addFilter(advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(advice)
 
 
 _LAYER = re.compile(r"layers\.(\d+)/self_attn/")
