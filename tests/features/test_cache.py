@@ -93,6 +93,21 @@ def test_parallel_workers_fill_and_reuse_the_cache(clips, tmp_path):
     assert len(list(marks.iterdir())) == 4
 
 
+def summary_with_pid(signal: np.ndarray) -> np.ndarray:
+    import os
+
+    return np.array([signal.shape[0], os.getpid()], dtype=np.float64)
+
+
+def test_the_first_clip_runs_here_before_the_workers(clips):
+    """So that numba's on-disk caches are written once, not by every worker at once (numba#10128)."""
+    import os
+
+    out = compute_features(clips, summary_with_pid, "pid", None, n_jobs=2, progress=False)
+    assert int(out[0][1]) == os.getpid()
+    assert [int(a[0]) for a in out] == [4000, 8000, 12000, 16000]
+
+
 def test_real_features_without_cache(clips):
     config = FeatureConfig(names=("rms", "mfcc"), n_mfcc=13)
     extractor = functools.partial(extract_pooled, config=config)

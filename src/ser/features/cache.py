@@ -10,6 +10,7 @@ entry and simply resumes where it stopped.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import sys
@@ -136,16 +137,21 @@ def compute_features(
     workers = _workers(n_jobs, len(todo))
     with tqdm(total=len(paths), initial=len(paths) - len(todo), desc=desc, unit="clip",
               file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
-        jobs = ((index, str(paths[index]), extractor, preprocess, sr) for index, _ in todo)
+        jobs = [(index, str(paths[index]), extractor, preprocess, sr) for index, _ in todo]
         if workers == 1:
             outputs = (_compute_one(*job) for job in jobs)
         else:
             from joblib import Parallel, delayed
 
+            # The first clip runs here, so that librosa's numba functions compile and write their
+            # on-disk cache once before the workers start; workers that all compile at once write
+            # the same cache files concurrently, and a torn gufunc cache crashes every later process
+            # that loads it (numba issue #10128; seen here as a segfault in librosa's pitch tracking).
             # loky workers: fresh processes (safe whatever the parent imported), reused across
             # calls; results arrive as they finish so each is cached at once.
-            outputs = Parallel(n_jobs=workers, return_as="generator_unordered")(
-                delayed(_compute_one)(*job) for job in jobs
+            outputs = itertools.chain(
+                [_compute_one(*jobs[0])],
+                Parallel(n_jobs=workers, return_as="generator_unordered")(delayed(_compute_one)(*job) for job in jobs[1:]),
             )
         digests = dict(todo)
         for index, array, error in outputs:
