@@ -34,16 +34,17 @@ def _run(args) -> int:
     if args.no_quantize:
         out = train_default(recipe, output)
     else:
-        from ser.training.quantize import quantize_model
-
         import shutil
+
+        from ser.training.default_model import build_manifest
+        from ser.training.quantize import calibration_clips, quantize_model
 
         float_dir = train_default(recipe, Path(args.float_output or f"runs/{output.name}-float"))
         card = output / "MODEL_CARD.md"
         if card.is_file():  # quantize_model replaces OUTPUT with the float folder's files
             shutil.copy(card, float_dir / card.name)
-        from ser.training.default_model import build_manifest, calibration_signals
-
-        out = quantize_model(float_dir, output, calibration=calibration_signals(build_manifest(recipe), seed=recipe.seed))
+        # The smoothing before int8 is set on a seeded sample of the training clips.
+        clips = calibration_clips([row.path for row in build_manifest(recipe)], seed=recipe.seed)
+        out = quantize_model(float_dir, output, calibration=clips)
     print(f"done: ser predict --model {out} clip.wav")
     return 0

@@ -150,15 +150,6 @@ def build_manifest(recipe: DefaultRecipe) -> list[Utterance]:
     return rows
 
 
-def calibration_signals(rows: list[Utterance], n: int = 96, seed: int = 0) -> list[np.ndarray]:
-    """A seeded sample of `n` training clips (16 kHz signals), whose activations set the
-    smoothing that `ser.training.quantize.quantize_model` applies before int8."""
-    from ser.audio import load
-
-    chosen = np.random.default_rng(seed).choice(len(rows), size=min(n, len(rows)), replace=False)
-    return [load(rows[i].path) for i in sorted(chosen)]
-
-
 def pooled_features(rows: list[Utterance], recipe: DefaultRecipe, copy: int = 0, progress: bool = True) -> np.ndarray:
     """Cached pooled hidden states of every clip: ``[n, 2 stats (mean, std), 5 layers, 384]`` float32.
 

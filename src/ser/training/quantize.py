@@ -432,15 +432,14 @@ def agreement(float_dir: str | os.PathLike, quant_dir: str | os.PathLike, signal
     }
 
 
-def _calibration_clips(paths: Sequence[str], n: int = 96, seed: int = 0) -> list[Any]:
+def calibration_clips(files: Sequence[str | os.PathLike], n: int = 96, seed: int = 0) -> list[Any]:
+    """A seeded sample of `n` of the audio `files`, decoded to 16 kHz signals, for `calibration`."""
     import numpy as np
 
     from ser.audio import load
-    from ser.corpora.base import find_audio
 
-    files = [f for p in paths for f in (find_audio(p) if Path(p).is_dir() else [Path(p)])]
     if not files:
-        raise ValueError(f"no audio files in {', '.join(paths)}")
+        raise ValueError("no audio files to calibrate on")
     chosen = sorted(np.random.default_rng(seed).choice(len(files), size=min(n, len(files)), replace=False))
     return [load(files[i]) for i in chosen]
 
@@ -461,7 +460,14 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"smoothing strength in [0, 1] (default {SMOOTHING_ALPHA})")
     args = parser.parse_args(argv)
     try:
-        calibration = _calibration_clips(args.calibration) if args.calibration else None
+        calibration = None
+        if args.calibration:
+            from ser.corpora.base import find_audio
+
+            files = [f for p in args.calibration for f in (find_audio(p) if Path(p).is_dir() else [Path(p)])]
+            if not files:
+                raise ValueError(f"no audio files in {', '.join(args.calibration)}")
+            calibration = calibration_clips(files)
         out = quantize_model(args.src, args.dst, reduce_range=not args.full_range, per_channel=not args.per_tensor,
                              float_attention=args.float_attention, convolutions=args.convolutions,
                              calibration=calibration, smoothing=args.smoothing)
