@@ -525,6 +525,8 @@ def write_report(args, r: dict, config: dict, model_dir: Path, paths: list[str],
     lines += ["## Goals", "", "| goal | measured | met |", "|---|---|---|"]
     lines += [f"| {goal} | {value} | {'yes' if ok else '**no**'} |" for goal, value, ok in goals]
     lines += [""]
+    # How much faster this machine's int8 matrix product runs on 2 cores than on 1, in this run.
+    scaling = r["gemm_2"]["ort_int8"] / r["gemm_1"]["ort_int8"] if "gemm_1" in r and "gemm_2" in r else None
     if r["throughput_2"]["ser"] < 300 and "ser_per_cpu" in r["throughput_2"]:
         lines += [
             f"300x real time is not reached here. Per CPU-second, decoding, front end and model together run at "
@@ -532,11 +534,11 @@ def write_report(args, r: dict, config: dict, model_dir: Path, paths: list[str],
             f"obtained, against {r['throughput_1']['ser']:.0f}x on one core: the second core adds "
             f"{100 * (r['throughput_2']['ser'] / r['throughput_1']['ser'] - 1):.0f}%, and even perfect scaling "
             "would need more per-core speed. "
-            + (f"The machine itself scales so: its int8 matrix product runs {r['gemm_2']['ort_int8'] / r['gemm_1']['ort_int8']:.2f}x "
+            + (f"The machine itself scales so: its int8 matrix product runs {scaling:.2f}x "
                "as fast on 2 cores as on 1 in the same run (other jobs, or the two virtual CPUs of this KVM guest "
                "sharing one physical core's units), so at that scaling 300x on 2 would need about "
-               f"{300 / (r['gemm_2']['ort_int8'] / r['gemm_1']['ort_int8']):.0f}x on one. "
-               if "gemm_1" in r and "gemm_2" in r else "")
+               f"{300 / scaling:.0f}x on one. "
+               if scaling else "")
             + "The levers left are the float work (the first layers' attention projections and the input "
             "convolutions, kept float because quantising them changed labels; attention itself, GELU and layer norms).",
             "",
@@ -567,7 +569,6 @@ def write_report(args, r: dict, config: dict, model_dir: Path, paths: list[str],
         achieved = flops * per_cpu / 1e9
         lines.append(f"| batch throughput, {cores} core{'s' if cores > 1 else ''} given | {achieved:.0f} | "
                      f"{achieved / g1['ort_int8']:.0%} | {achieved / g1['ort_fp32']:.0%} |")
-    scaling = r["gemm_2"]["ort_int8"] / g1["ort_int8"]
     float_layers = (config.get("quantization") or {}).get("float_attention_layers", [])
     lines += [
         "",

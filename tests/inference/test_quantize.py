@@ -198,3 +198,9 @@ def test_cli_with_calibration(tiny_model_dir, tmp_path, capsys):
     assert json.loads((tmp_path / "q" / "ser_model.json").read_text())["quantization"]["smoothing"]["calibration_clips"] == 3
     assert main([str(tiny_model_dir), str(tmp_path / "q2"), "--calibration", str(tmp_path / "empty")]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_an_empty_calibration_is_refused(tiny_model_dir, tmp_path):
+    with pytest.raises(ValueError, match="at least one clip"):
+        quantize_model(tiny_model_dir, tmp_path / "q", calibration=[])
+    assert not (tmp_path / "q").exists()

@@ -276,7 +276,7 @@ def _results(recognizer, inputs: list[tuple[str, str | None]], args: argparse.Na
     more than `BATCH_AUDIO_S`, so memory stays bounded however long the files are; a batch is
     predicted while the next one is decoded (`ser.inference.recognizer.overlapped`).
     """
-    from ser.audio import AudioError
+    from ser.audio import SAMPLE_RATE, AudioError
     from ser.inference.recognizer import overlapped
     from ser.inference.timeline import build_timeline, speech_regions
 
@@ -301,7 +301,7 @@ def _results(recognizer, inputs: list[tuple[str, str | None]], args: argparse.Na
         audio_s = 0.0
         for path, signal in decoded():
             pending.append((path, signal))
-            audio_s += 0 if isinstance(signal, AudioError) else signal.shape[0] / 16000
+            audio_s += 0 if isinstance(signal, AudioError) else signal.shape[0] / SAMPLE_RATE
             if len(pending) >= args.batch_size or audio_s > BATCH_AUDIO_S:
                 yield pending
                 pending, audio_s = [], 0.0
@@ -309,17 +309,16 @@ def _results(recognizer, inputs: list[tuple[str, str | None]], args: argparse.Na
             yield pending
 
     def predict(batch: list[tuple[str, object]]) -> list:
-        return recognizer.predict_signals([signal for _, signal in batch if not isinstance(signal, AudioError)])
+        """``(Prediction, warning or None)`` per decoded clip, on a helper thread with the model."""
+        signals = [signal for _, signal in batch if not isinstance(signal, AudioError)]
+        # The model answers on any audio; say so when there is nothing to judge.
+        warnings = [None if speech_regions(signal) else "no speech detected; the label is a guess" for signal in signals]
+        return list(zip(recognizer.predict_signals(signals), warnings))
 
-    for batch, predictions in overlapped(batches(), predict):
-        predictions = iter(predictions)
+    for batch, results in overlapped(batches(), predict):
+        results = iter(results)
         for path, signal in batch:
-            if isinstance(signal, AudioError):
-                yield path, signal
-            else:
-                # The model answers on any audio; say so when there is nothing to judge.
-                warning = None if speech_regions(signal) else "no speech detected; the label is a guess"
-                yield path, (next(predictions), warning)
+            yield path, (signal if isinstance(signal, AudioError) else next(results))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -89,12 +89,15 @@ def quantize_model(
 
     Returns
     -------
-    The path of `dst_dir`. Raises `ModelError` if `src_dir` is not a float ONNX model folder.
+    The path of `dst_dir`. Raises `ModelError` if `src_dir` is not a float ONNX model folder, and
+    ValueError for an empty `calibration`.
     """
     import onnx
     import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    if calibration is not None and not len(calibration):
+        raise ValueError("calibration needs at least one clip (or None for no smoothing)")
     src, dst = Path(src_dir), Path(dst_dir)
     config = read_config(src)
     if config.get("backend") != "onnx":
@@ -230,7 +233,7 @@ def calibration_features(signals: Sequence[Any], config: dict[str, Any]) -> list
     return features
 
 
-def smooth_activations(model, features: Sequence[Any], alpha: float = SMOOTHING_ALPHA, input_name: str | None = None):
+def smooth_activations(model, features: Sequence[Any], alpha: float = SMOOTHING_ALPHA):
     """Move the activations' outlier channels into the weights, without changing the float model.
 
     Dynamic quantisation gives a whole activation matrix one uint8 scale, so a few channels with
@@ -295,7 +298,7 @@ def smooth_activations(model, features: Sequence[Any], alpha: float = SMOOTHING_
     options = ort.SessionOptions()
     options.log_severity_level = 3
     session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    feed = input_name or session.get_inputs()[0].name
+    feed = session.get_inputs()[0].name  # the graph's one input, the log-mel features
     peaks = {name: None for name in names}
     for x in features:
         for name, value in zip(names, session.run(names, {feed: x})):
@@ -453,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--convolutions", action="store_true", help="quantise the convolutions too (as im2col MatMuls)")
     parser.add_argument("--float-attention", type=float, default=None, metavar="SHARE",
                         help="share of the first layers whose attention projections stay float "
-                        "(default 0 with --calibration, else 0.5)")
+                        "(default 0.25 with --calibration, else 0.5)")
     parser.add_argument("--calibration", nargs="+", metavar="AUDIO",
                         help="audio files or folders whose activations set the smoothing (a seeded sample of 96 clips is used)")
     parser.add_argument("--smoothing", type=float, default=SMOOTHING_ALPHA, metavar="ALPHA",
