@@ -354,7 +354,7 @@ def main() -> None:
                         help="with --from-results: measure the quantised-against-float rows again (retrained weights)")
     args = parser.parse_args()
 
-    from ser.inference.backends import read_config
+    from ser.model_folder import read_config
     from ser.inference.recognizer import default_model_dir
 
     model_dir = Path(args.model) if args.model else default_model_dir()

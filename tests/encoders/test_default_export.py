@@ -51,7 +51,7 @@ def test_select_features_matches_pooled_layout(tiny_encoder_dir):
 
 
 def test_exported_graph_matches_torch_and_loads_in_ser(tiny_encoder_dir, tmp_path):
-    from ser.inference.backends import load_backend
+    from ser.model_folder import load_model
     from ser.models.encoders import load_whisper_encoder
 
     rng = np.random.default_rng(0)
@@ -84,7 +84,7 @@ def test_exported_graph_matches_torch_and_loads_in_ser(tiny_encoder_dir, tmp_pat
         got = session.run(["logits"], {"input_features": features.numpy()})[0]
         np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
 
-    backend = load_backend(out)
+    backend = load_model(out)
     probabilities = backend.predict_proba([rng.standard_normal(16000).astype(np.float32) * 0.1])
     assert probabilities.shape == (1, 7)
     assert abs(probabilities.sum() - 1) < 1e-5
@@ -177,7 +177,7 @@ def test_train_default_with_the_top_layer_fine_tuned(tiny_encoder_dir, tmp_path)
 
 
 def test_a_fine_tuned_network_exports_to_the_same_logits(tiny_encoder_dir, tmp_path):
-    from ser.inference.backends import load_backend
+    from ser.model_folder import load_model
     from ser.models.encoders import load_whisper_encoder
     from ser.models.heads import WhisperEmotion
 
@@ -186,7 +186,7 @@ def test_a_fine_tuned_network_exports_to_the_same_logits(tiny_encoder_dir, tmp_p
     net.head.set_probe(torch.randn(128) * 0.1, torch.rand(128) + 0.5, torch.randn(7, 128), torch.randn(7))
     recipe = DefaultRecipe(encoder=str(tiny_encoder_dir))
     out = export_default(recipe, None, list(LABELS7), 1.0, {}, tmp_path / "ft", model=net)
-    backend = load_backend(out)
+    backend = load_model(out)
     features = torch.randn(1, 80, 230)
     with torch.no_grad():
         expected = net(features).numpy()

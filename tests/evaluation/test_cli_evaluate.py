@@ -183,7 +183,7 @@ def test_training_speakers_in_the_test_set_warn_loudly(capsys, clips, eval_model
     (ensemble / "ser_model.json").write_text(json.dumps({**config, "ensemble": ["fold0", "fold1"]}))
     shutil.copy(eval_model_dir / "model.onnx", ensemble)  # the tiny ONNX stands in for the averaged members
     from ser.cli.evaluate import training_speakers
-    from ser.inference.backends import read_config
+    from ser.model_folder import read_config
 
     assert training_speakers(ensemble, read_config(ensemble)) == {"synth_02", "synth_03"}
     assert training_speakers(eval_model_dir, read_config(eval_model_dir)) is None

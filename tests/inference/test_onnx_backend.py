@@ -1,4 +1,4 @@
-"""load_backend and OnnxBackend: the contract's checks, padding, windowing, batching, temperature."""
+"""load_model and OnnxBackend: the contract's checks, padding, windowing, batching, temperature."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import pytest
 from inference_helpers import LABELS, export_tiny, speechlike, write_config
 from ser.errors import ModelError
 from ser.features.logmel import log_mel_spectrogram
-from ser.inference.backends import OnnxBackend, load_backend, softmax, split_evenly
+from ser.inference.backends import OnnxBackend, softmax, split_evenly
+from ser.model_folder import load_model
 
 
 def test_loads_contract_model(tiny_model_dir):
-    backend = load_backend(tiny_model_dir)
+    backend = load_model(tiny_model_dir)
     assert isinstance(backend, OnnxBackend)
     assert backend.labels == LABELS
     probs = backend.predict_proba([speechlike(1.0), speechlike(2.5, seed=1)])
@@ -24,7 +25,7 @@ def test_loads_contract_model(tiny_model_dir):
 
 
 def test_matches_direct_onnx_run(tiny_model_dir):
-    backend = load_backend(tiny_model_dir)
+    backend = load_model(tiny_model_dir)
     signal = speechlike(1.3, seed=2)
     logits = backend.session.run(None, {"input_features": log_mel_spectrogram(signal)[None]})[0]
     np.testing.assert_allclose(backend.predict_proba([signal])[0], softmax(logits)[0], atol=1e-6)
@@ -52,22 +53,22 @@ def test_matches_direct_onnx_run(tiny_model_dir):
 def test_model_errors(model_copy, breakage, message):
     breakage(model_copy)
     with pytest.raises(ModelError, match=message):
-        load_backend(model_copy)
+        load_model(model_copy)
 
 
 def test_missing_folder_and_file(tmp_path):
     with pytest.raises(ModelError, match="no such model folder"):
-        load_backend(tmp_path / "nope")
+        load_model(tmp_path / "nope")
     (tmp_path / "file.onnx").write_bytes(b"x")
     with pytest.raises(ModelError, match="not a file"):
-        load_backend(tmp_path / "file.onnx")
+        load_model(tmp_path / "file.onnx")
 
 
 def test_torch_backend_without_training_extra(model_copy, monkeypatch):
     write_config(model_copy, backend="torch")
     monkeypatch.setitem(sys.modules, "ser.training.checkpoint", None)  # import fails as without ser[train]
     with pytest.raises(ModelError, match=r"ser\[train\]"):
-        load_backend(model_copy)
+        load_model(model_copy)
 
 
 def test_symbolic_class_axis_is_checked(tmp_path):
@@ -80,11 +81,11 @@ def test_symbolic_class_axis_is_checked(tmp_path):
     onnx.save(graph, str(tmp_path / "model.onnx"))
     write_config(tmp_path, labels=LABELS[:6])
     with pytest.raises(ModelError, match="outputs 7 scores"):
-        load_backend(tmp_path)
+        load_model(tmp_path)
 
 
 def test_short_signal_is_padded(tiny_model_dir):
-    backend = load_backend(tiny_model_dir)
+    backend = load_model(tiny_model_dir)
     short = speechlike(0.01)
     padded = np.pad(short, (0, 1600 - short.shape[0]))
     np.testing.assert_allclose(backend.predict_proba([short]), backend.predict_proba([padded]), atol=1e-6)
@@ -93,7 +94,7 @@ def test_short_signal_is_padded(tiny_model_dir):
 
 def test_long_signal_is_windowed_and_averaged(model_copy):
     write_config(model_copy, max_frames=100)  # windows of at most 1 s
-    backend = load_backend(model_copy)
+    backend = load_model(model_copy)
     signal = speechlike(2.5, seed=3)
     spans = split_evenly(signal.shape[0], 16000)
     assert [b - a for a, b in spans] == [13333, 13334, 13333]
@@ -104,7 +105,7 @@ def test_long_signal_is_windowed_and_averaged(model_copy):
 
 
 def test_batching_does_not_change_results(tiny_model_dir):
-    backend = load_backend(tiny_model_dir, batch_size=3)
+    backend = load_model(tiny_model_dir, batch_size=3)
     signals = [speechlike(d, seed=i) for i, d in enumerate([1.0, 0.5, 1.0, 1.0, 2.0, 0.5, 1.0, 1.0])]
     together = backend.predict_proba(signals)
     alone = np.vstack([backend.predict_proba([s]) for s in signals])
@@ -113,16 +114,16 @@ def test_batching_does_not_change_results(tiny_model_dir):
 
 def test_temperature(model_copy, tiny_model_dir):
     signal = speechlike(1.0)
-    base = load_backend(tiny_model_dir).predict_proba([signal])[0]
+    base = load_model(tiny_model_dir).predict_proba([signal])[0]
     write_config(model_copy, temperature=2.0)
-    soft = load_backend(model_copy).predict_proba([signal])[0]
+    soft = load_model(model_copy).predict_proba([signal])[0]
     np.testing.assert_allclose(soft, softmax(np.log(base) / 2.0), atol=1e-5)
     assert soft.max() < base.max()
     write_config(model_copy, temperature=0)
     with pytest.raises(ModelError, match="temperature"):
-        load_backend(model_copy)
+        load_model(model_copy)
 
 
 def test_config_is_exposed(tiny_model_dir):
-    backend = load_backend(tiny_model_dir)
+    backend = load_model(tiny_model_dir)
     assert backend.config == json.loads((tiny_model_dir / "ser_model.json").read_text())

@@ -10,7 +10,7 @@ import pytest
 
 from inference_helpers import speechlike
 from ser.errors import ModelError
-from ser.inference.backends import load_backend
+from ser.model_folder import load_model
 
 pytest.importorskip("onnx", reason="quantisation needs the onnx package (the train extra)")
 from ser.training.quantize import agreement, convolutions_as_matmul, quantize_model  # noqa: E402
@@ -65,7 +65,7 @@ def test_quantised_folder_loads_and_follows_the_float_model(tiny_model_dir, tmp_
     ops = {n.op_type for n in onnx.load(str(with_convs / "model.onnx")).graph.node}
     assert "Conv" not in ops and ops & {"MatMulInteger", "DynamicQuantizeMatMul", "DynamicQuantizeLinear"}
     assert agreement(tiny_model_dir, with_convs, signals)["max_prob_diff"] < 0.05
-    assert np.allclose(load_backend(out).predict_proba(signals).sum(1), 1, atol=1e-5)
+    assert np.allclose(load_model(out).predict_proba(signals).sum(1), 1, atol=1e-5)
 
 
 def test_deterministic_and_in_place(tiny_model_dir, tmp_path):

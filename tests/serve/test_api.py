@@ -325,8 +325,8 @@ def test_the_model_is_loaded_once(serve_model_dir, monkeypatch, speech_wav):
     from ser.serve.app import create_app
 
     loads = []
-    original = recognizer_module.load_backend
-    monkeypatch.setattr(recognizer_module, "load_backend", lambda *a, **k: loads.append(a) or original(*a, **k))
+    original = recognizer_module.load_model
+    monkeypatch.setattr(recognizer_module, "load_model", lambda *a, **k: loads.append(a) or original(*a, **k))
     with TestClient(create_app(model=serve_model_dir)) as test_client:
         for _ in range(3):
             assert test_client.post("/v1/predict", content=speech_wav).status_code == 200

@@ -88,7 +88,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from ser.audio import DEFAULT_MAX_DURATION_S
     from ser.evaluation.report import TARGETS, evaluate_predictions, headline, is_optimistic, write_report
-    from ser.inference.backends import read_config
+    from ser.model_folder import read_config
     from ser.inference.recognizer import Recognizer, default_model_dir
     from ser.manifest import read_manifest
 
@@ -338,7 +338,7 @@ def training_speakers(model_dir: Path, config: dict) -> set[str] | None:
             str(s) for key in ("trained_on", "train", "val") for s in ((payload.get(key) or {}).get("speakers") or [])
         }
     for member in config.get("ensemble") or []:
-        from ser.inference.backends import read_config
+        from ser.model_folder import read_config
 
         member_dir = model_dir / str(member)
         if (member_dir / "ser_model.json").is_file():

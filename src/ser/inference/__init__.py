@@ -4,9 +4,9 @@
 timelines over long recordings (timeline.py) and live streams (stream.py).
 """
 
-from ser.inference.backends import OnnxBackend, load_backend
+from ser.inference.backends import OnnxBackend
 from ser.inference.recognizer import Prediction, Recognizer
 from ser.inference.stream import Stream, StreamUpdate
 from ser.inference.timeline import Segment, Timeline
 
-__all__ = ["Recognizer", "Prediction", "Timeline", "Segment", "Stream", "StreamUpdate", "load_backend", "OnnxBackend"]
+__all__ = ["Recognizer", "Prediction", "Timeline", "Segment", "Stream", "StreamUpdate", "OnnxBackend"]

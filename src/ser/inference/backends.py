@@ -2,7 +2,7 @@
 
 A backend turns 16 kHz mono float32 signals into class probabilities::
 
-    backend = load_backend("src/ser/pretrained/default")
+    backend = load_model("src/ser/pretrained/default")   # from ser.model_folder
     backend.labels                          # ['neutral', 'happy', ...]
     backend.predict_proba([signal_a, signal_b])   # np.ndarray [2, n_labels], rows sum to 1
 
@@ -14,7 +14,6 @@ checkpoints (``"backend": "torch"`` or ``"sklearn"``) are loaded by
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from pathlib import Path
@@ -24,10 +23,8 @@ import numpy as np
 
 from ser.errors import ModelError
 from ser.features.logmel import HOP_LENGTH, log_mel_spectrogram
+from ser.model_folder import CONFIG_NAME
 
-MODEL_FORMAT = "ser-model/1"
-CONFIG_NAME = "ser_model.json"
-SAMPLE_RATE = 16000
 
 
 class Backend(Protocol):
@@ -38,62 +35,6 @@ class Backend(Protocol):
     def predict_proba(self, signals: Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities [len(signals), len(labels)] of 16 kHz mono float32 signals."""
         ...
-
-
-def read_config(path: str | os.PathLike) -> dict[str, Any]:
-    """The parsed ``ser_model.json`` of the model directory `path`, checked for the common keys."""
-    directory = Path(path)
-    if not directory.exists():
-        raise ModelError(f"{directory}: no such model folder")
-    if not directory.is_dir():
-        raise ModelError(f"{directory}: a model is a folder holding {CONFIG_NAME}, not a file")
-    config_path = directory / CONFIG_NAME
-    if not config_path.is_file():
-        raise ModelError(f"{directory}: not a ser model folder (no {CONFIG_NAME})")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{config_path}: invalid JSON ({exc})") from None
-    if not isinstance(config, dict):
-        raise ModelError(f"{config_path}: expected a JSON object")
-    if config.get("format") != MODEL_FORMAT:
-        raise ModelError(f"{config_path}: unknown model format {config.get('format')!r} (expected {MODEL_FORMAT!r})")
-    labels = config.get("labels")
-    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) and x for x in labels):
-        raise ModelError(f"{config_path}: 'labels' must be a list of at least two non-empty names")
-    if len(set(labels)) != len(labels):
-        raise ModelError(f"{config_path}: 'labels' holds duplicates")
-    for key, kind in (("sample_rate", int), ("max_frames", int), ("min_samples", int), ("temperature", (int, float))):
-        if key in config and (not isinstance(config[key], kind) or isinstance(config[key], bool)):
-            raise ModelError(f"{config_path}: {key!r} must be a number, got {config[key]!r}")
-    if config.get("sample_rate", SAMPLE_RATE) != SAMPLE_RATE:
-        raise ModelError(f"{config_path}: sample_rate must be {SAMPLE_RATE}, got {config.get('sample_rate')}")
-    if config.get("max_frames", 3000) < 1 or config.get("temperature", 1.0) <= 0:
-        raise ModelError(f"{config_path}: max_frames and temperature must be positive")
-    return config
-
-
-def load_backend(path: str | os.PathLike, **options: Any) -> Backend:
-    """The backend for the model directory `path`, as its ``ser_model.json`` says.
-
-    `options` go to the backend's constructor (for ONNX: ``threads``, ``batch_size``).
-    Raises `ModelError` naming the folder and what is wrong with it.
-    """
-    directory = Path(path)
-    config = read_config(directory)
-    backend = config.get("backend")
-    if backend == "onnx":
-        return OnnxBackend(directory, config, **options)
-    if backend in ("torch", "sklearn"):
-        try:
-            from ser.training.checkpoint import load_predictor
-        except ImportError as exc:
-            raise ModelError(
-                f"{directory}: a {backend} checkpoint needs the training extra "
-                f"(pip install 'ser[train]'); import failed: {exc}"
-            ) from None
-        return load_predictor(directory)
-    raise ModelError(f"{directory / CONFIG_NAME}: unknown backend {backend!r} (expected 'onnx', 'torch' or 'sklearn')")
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -121,7 +62,7 @@ class OnnxBackend:
     Parameters
     ----------
     directory : the model folder.
-    config : its parsed ``ser_model.json`` (see `read_config`).
+    config : its parsed ``ser_model.json`` (see `ser.model_folder.read_config`).
     threads : cores to use (default: the cores this process may use).
     batch_size : most clips per onnxruntime call.
 
@@ -265,3 +206,4 @@ def _available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS, Windows
         return max(1, os.cpu_count() or 1)
+

@@ -197,7 +197,7 @@ def predict_with_ray(
         return summary
 
     model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
-    from ser.inference.backends import read_config
+    from ser.model_folder import read_config
 
     read_config(model_dir)  # a broken model folder fails here, not in every worker
     model_files = {item.name: item.read_bytes() for item in model_dir.iterdir() if item.is_file()}

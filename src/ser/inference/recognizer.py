@@ -32,7 +32,8 @@ from ser.audio import (
     load,
 )
 from ser.errors import ModelError
-from ser.inference.backends import CONFIG_NAME, Backend, load_backend
+from ser.inference.backends import Backend
+from ser.model_folder import CONFIG_NAME, load_model
 from ser.inference.stream import Stream
 from ser.inference.timeline import Timeline, build_timeline
 
@@ -116,7 +117,7 @@ class Recognizer:
 
     Parameters
     ----------
-    backend : a loaded model (`ser.inference.backends.load_backend`).
+    backend : a loaded model (`ser.model_folder.load_model`).
     max_duration : longest audio accepted, in seconds (None: no limit); longer inputs raise
         `ser.audio.AudioTooLongError` instead of using unbounded time and memory.
     """
@@ -140,7 +141,7 @@ class Recognizer:
                     f"the default model is not installed (no {CONFIG_NAME} in {path}); "
                     "reinstall ser, or pass a model folder (--model PATH / Recognizer.from_pretrained(PATH))"
                 )
-        return cls(load_backend(path, **options), max_duration=max_duration)
+        return cls(load_model(path, **options), max_duration=max_duration)
 
     @property
     def labels(self) -> list[str]:

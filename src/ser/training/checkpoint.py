@@ -1,7 +1,7 @@
 """Trained model folders: what a fold of ``ser train`` writes, and `load_predictor` to use it.
 
 A fold folder is a model folder in the ``ser-model/1`` format that ``ser predict --model`` and
-``Recognizer.from_pretrained`` read (via `ser.inference.backends.load_backend`)::
+``Recognizer.from_pretrained`` read (via `ser.model_folder.load_model`)::
 
     ser_model.json     format, backend ("torch" | "sklearn"), labels, sample_rate 16000, model
                        (name, hparams, n_features), features (kind, spectral FeatureConfig,
@@ -29,23 +29,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from ser.errors import ModelError
+from ser.model_folder import CONFIG_NAME, read_config
 
-MODEL_FORMAT = "ser-model/1"
-CONFIG_NAME = "ser_model.json"
 NORMALIZER = "normalizer.npz"
 SKLEARN_FILE = "model.joblib"
 TORCH_FILE = "model.safetensors"
-
-
-def write_model_config(directory: str | os.PathLike, config: dict[str, Any]) -> Path:
-    """Write ``ser_model.json`` (format and sample rate filled in) atomically."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    payload = {"format": MODEL_FORMAT, "sample_rate": 16000, **config}
-    tmp = directory / f".{CONFIG_NAME}.tmp"
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, directory / CONFIG_NAME)
-    return directory / CONFIG_NAME
 
 
 def save_sklearn(directory: str | os.PathLike, model) -> Path:
@@ -58,16 +46,14 @@ def save_sklearn(directory: str | os.PathLike, model) -> Path:
     return directory / SKLEARN_FILE
 
 
-def load_predictor(directory: str | os.PathLike):
+def load_predictor(directory: str | os.PathLike, config: dict[str, Any] | None = None, **options: Any):
     """The predictor of a model folder written by ``ser train`` (a fold, or a run: the fold ensemble).
 
     Returns an object with ``labels`` (list of str) and ``predict_proba(signals) -> [n, n_labels]``
     for 16 kHz mono float32 signals. Raises `ModelError` naming the folder and what is missing.
     """
-    from ser.inference.backends import read_config
-
     directory = Path(directory)
-    config = read_config(directory)
+    config = read_config(directory) if config is None else config
     if "ensemble" in config:
         members = [load_predictor(directory / str(name)) for name in config["ensemble"]]
         if not members:

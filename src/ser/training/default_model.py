@@ -31,6 +31,7 @@ from ser.evaluation.metrics import expected_calibration_error
 from ser.inference.backends import softmax
 from ser.labels import DEFAULT_MODEL_LABELS, to_default_labels
 from ser.manifest import Utterance
+from ser.model_folder import MODEL_FORMAT
 
 # Every hidden state (embeddings and 4 layers) is cached; the recipe picks layers from it.
 _CACHE_LAYERS = (0, 1, 2, 3, 4)
@@ -465,7 +466,7 @@ def export_default(recipe, head, labels, temperature, metrics, out_dir: Path, tr
             opset_version=17, dynamo=False,
         )
         config = {
-            "format": "ser-model/1",
+            "format": MODEL_FORMAT,
             "backend": "onnx",
             "name": "ser-whisper-tiny-7",
             "version": "0.1.0",

@@ -35,8 +35,8 @@ from ser.training.checkpoint import (
     NORMALIZER,
     TORCH_FILE,
     save_sklearn,
-    write_model_config,
 )
+from ser.model_folder import write_config
 from ser.training.config import ExperimentConfig, write_yaml
 from ser.training.data import Examples, FeatureStore, Normalizer, label_order, load_rows
 
@@ -267,7 +267,7 @@ def run_fold(experiment: Experiment, fold: Fold, k: int, fold_dir: Path, *, resu
     result["validation_ua"] = fitted.val_ua
     result["seconds"] = round(time.perf_counter() - started, 1)
     backend = "sklearn" if experiment.pooled else "torch"
-    write_model_config(fold_dir, {
+    write_config(fold_dir, {
         "backend": backend,
         "name": f"{config.model.name}-{config.data.target}",
         "labels": labels,
@@ -339,7 +339,7 @@ def summarise(results: list[dict], out: Path) -> dict:
 
 def _write_ensemble(out: Path, folds: list[str], experiment: Experiment, config: ExperimentConfig) -> None:
     backend = "sklearn" if experiment.pooled else "torch"
-    write_model_config(out, {
+    write_config(out, {
         "backend": backend,
         "name": f"{config.model.name}-{config.data.target}-{len(folds)}fold-ensemble",
         "labels": experiment.labels,

@@ -48,7 +48,7 @@ from typing import Any, Sequence
 
 from ser.audio import AudioError
 from ser.errors import ModelError
-from ser.inference.backends import CONFIG_NAME, read_config
+from ser.model_folder import CONFIG_NAME, read_config
 
 QUANTIZED_OPS = ("MatMul", "Gemm")
 SMOOTHING_ALPHA = 0.65
@@ -422,10 +422,10 @@ def agreement(float_dir: str | os.PathLike, quant_dir: str | os.PathLike, signal
     """
     import numpy as np
 
-    from ser.inference.backends import load_backend
+    from ser.model_folder import load_model
 
-    a = load_backend(float_dir).predict_proba(list(signals))
-    b = load_backend(quant_dir).predict_proba(list(signals))
+    a = load_model(float_dir).predict_proba(list(signals))
+    b = load_model(quant_dir).predict_proba(list(signals))
     diff = np.abs(a - b)
     return {
         "clips": len(signals),
