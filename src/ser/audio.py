@@ -31,7 +31,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO, Iterator, Union
 
 import numpy as np
 
@@ -124,33 +124,70 @@ def load(
     AudioError subclasses (all `SerError`): AudioNotFoundError, EmptyAudioError, NotAudioError,
     CorruptAudioError, NoSamplesError, InvalidSamplesError, AudioTooLongError.
     """
+    blocks = list(stream(source, sr, max_duration=max_duration, name=name))
+    return np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+
+
+def stream(
+    source: Source,
+    sr: int = SAMPLE_RATE,
+    *,
+    block_s: float = 30.0,
+    max_duration: float | None = DEFAULT_MAX_DURATION_S,
+    name: str | None = None,
+) -> Iterator[np.ndarray]:
+    """Decode `source` block by block: float32 mono signals at `sr` Hz of about `block_s` seconds.
+
+    The same decoding, checks and errors as `load` (whose result is these blocks joined), but
+    only one block is held at a time, so an hour-long recording needs megabytes, not gigabytes.
+    Resampling runs as a stream (soxr), giving the same samples as resampling the whole file.
+    Errors found mid-file (a truncated stream, NaN samples) are raised when that block is reached.
+    """
     if sr <= 0:
         raise ValueError(f"the target sample rate must be positive, not {sr}")
     with _Input(source, name) as audio:
         reader = _open_reader(audio)
         try:
             reader.check_length(max_duration)
-            signal = reader.decode(max_duration)
+            resampler = None
+            emitted = 0
+            pending: list[np.ndarray] = []
+            pending_frames = 0
+            for block in reader.blocks(max_duration):
+                if block.shape[0] == 0:
+                    continue
+                if not np.isfinite(block).all():
+                    raise InvalidSamplesError(audio.label, "the audio holds NaN or infinite samples")
+                peak = float(np.abs(block).max())
+                if peak > MAX_PEAK:
+                    # Float files may overshoot full scale (±1) a little; this far beyond it, they are not
+                    # audio stored as float but something else, and every feature downstream would overflow.
+                    raise InvalidSamplesError(audio.label, f"sample values reach {peak:.3g}, far beyond full scale (±1)")
+                mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+                if reader.rate != sr:
+                    if resampler is None:  # created on the first block: FFmpeg may correct the rate then
+                        import soxr
+
+                        resampler = soxr.ResampleStream(reader.rate, sr, 1, dtype="float32", quality="HQ")
+                    mono = resampler.resample_chunk(np.ascontiguousarray(mono, dtype=np.float32), last=False)
+                pending.append(np.ascontiguousarray(mono, dtype=np.float32))
+                pending_frames += pending[-1].shape[0]
+                if pending_frames >= block_s * sr:
+                    emitted += pending_frames
+                    yield pending[0] if len(pending) == 1 else np.concatenate(pending)
+                    pending, pending_frames = [], 0
+            if resampler is not None:
+                pending.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True).astype(np.float32, copy=False))
+                pending_frames += pending[-1].shape[0]
         finally:
             reader.close()
-    if signal.shape[0] == 0:
-        raise NoSamplesError(audio.label, "the audio holds zero samples")
-    if not np.isfinite(signal).all():
-        raise InvalidSamplesError(audio.label, "the audio holds NaN or infinite samples")
-    peak = float(np.abs(signal).max())
-    if peak > MAX_PEAK:
-        # Float files may overshoot full scale (±1) a little; this far beyond it, they are not
-        # audio stored as float but something else, and every feature downstream would overflow.
-        raise InvalidSamplesError(audio.label, f"sample values reach {peak:.3g}, far beyond full scale (±1)")
-    signal = signal.mean(axis=1, dtype=np.float32) if signal.shape[1] > 1 else signal[:, 0]
-    signal = np.ascontiguousarray(signal, dtype=np.float32)
-    if reader.rate != sr:
-        import soxr
-
-        signal = soxr.resample(signal, reader.rate, sr, quality="HQ").astype(np.float32, copy=False)
-        if signal.shape[0] == 0:
-            raise NoSamplesError(audio.label, f"{reader.rate} Hz audio this short holds no samples at {sr} Hz")
-    return signal
+        if pending_frames:
+            emitted += pending_frames
+            yield np.concatenate(pending) if len(pending) > 1 else pending[0]
+        if emitted == 0:
+            if reader.rate != sr and resampler is not None:
+                raise NoSamplesError(audio.label, f"{reader.rate} Hz audio this short holds no samples at {sr} Hz")
+            raise NoSamplesError(audio.label, "the audio holds zero samples")
 
 
 @dataclass(frozen=True)
@@ -289,23 +326,23 @@ class _SndfileReader:
         if self.declared is not None and self.frames is not None and self.declared > self.frames:
             raise _truncated(self.label, self.kind, self.declared, self.frames, self.rate, "is in the file")
 
-    def decode(self, max_duration: float | None) -> np.ndarray:
+    def blocks(self, max_duration: float | None) -> Iterator[np.ndarray]:
+        """The samples as (frames, channels) float32 blocks of `_BLOCK_FRAMES`, in order."""
         import soundfile as sf
 
         _check_header_length(self.label, self.frames, self.rate, max_duration)
-        # The length is exact (streams without one go to FFmpeg): decode in place, block by block,
-        # so a failure can say where it happened.
-        out = np.empty((self.frames, self.channels), np.float32)
+        # The length is exact (streams without one go to FFmpeg); reading block by block lets a
+        # failure say where it happened.
         done = 0
         while done < self.frames:
             try:
-                read = self._file.read(out=out[done : done + _BLOCK_FRAMES]).shape[0]
+                block = self._file.read(min(_BLOCK_FRAMES, self.frames - done), dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
                 raise _decoding_failed(self.label, self.kind, done, self.rate, exc) from None
-            if read == 0:
+            if block.shape[0] == 0:
                 raise _truncated(self.label, self.kind, self.frames, done, self.rate, "decodes")
-            done += read
-        return out
+            done += block.shape[0]
+            yield block
 
     def close(self) -> None:
         self._file.close()
@@ -385,15 +422,17 @@ class _FFmpegReader:
             raise _decoding_failed(self.label, self.kind, round(total * self.rate), self.rate, exc) from None
         return round(total * self.rate)
 
-    def decode(self, max_duration: float | None) -> np.ndarray:
+    def blocks(self, max_duration: float | None) -> Iterator[np.ndarray]:
+        """The samples as (frames, channels) float32 blocks of at least `_BLOCK_FRAMES`, in order."""
         import av
 
         limit = _frame_limit(max_duration, self.rate)
-        chunks: list[np.ndarray] = []
-        done = 0
+        pending: list[np.ndarray] = []
+        pending_frames = done = 0
+        channels = None
         try:
             for frame in self._container.decode(self._stream):
-                if not chunks:
+                if channels is None:
                     # The decoder has the last word: HE-AAC, for one, decodes at twice the header's rate.
                     self.rate = frame.sample_rate
                     limit = _frame_limit(max_duration, self.rate)
@@ -402,18 +441,29 @@ class _FFmpegReader:
                         self.label, f"the sample rate changes mid-stream ({self.rate} Hz to {frame.sample_rate} Hz)"
                     )
                 chunk = _frame_to_float(frame)
-                if chunks and chunk.shape[1] != chunks[0].shape[1]:
+                if channels is not None and chunk.shape[1] != channels:
                     raise CorruptAudioError(self.label, "the number of channels changes mid-stream")
-                chunks.append(chunk)
+                channels = chunk.shape[1]
+                pending.append(chunk)
+                pending_frames += chunk.shape[0]
                 done += chunk.shape[0]
                 _check_decoded_length(self.label, done, self.rate, limit, max_duration)
+                if pending_frames >= _BLOCK_FRAMES:
+                    yield np.concatenate(pending)
+                    pending, pending_frames = [], 0
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise _decoding_failed(self.label, self.kind, done, self.rate, exc) from None
         if self.frames is not None:
             allowed = max(_FFMPEG_SHORTFALL_S * self.rate, _FFMPEG_SHORTFALL_FRACTION * self.frames)
             if self.frames - done > allowed:
                 raise _truncated(self.label, self.kind, self.frames, done, self.rate, "decodes")
-        return np.concatenate(chunks) if chunks else np.zeros((0, max(self.channels, 1)), np.float32)
+        if pending:
+            yield np.concatenate(pending)
+
+    def decode(self, max_duration: float | None) -> np.ndarray:
+        """Every sample, (frames, channels) float32."""
+        blocks = list(self.blocks(max_duration))
+        return np.concatenate(blocks) if blocks else np.zeros((0, max(self.channels, 1)), np.float32)
 
     def close(self) -> None:
         self._container.close()
