@@ -7,6 +7,11 @@ TESS words ``ps``). Readers keep that name in ``native_label`` and map it to one
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ser.manifest import Utterance
+
 EMOTIONS: tuple[str, ...] = (
     "neutral",
     "calm",
@@ -34,6 +39,12 @@ DEFAULT_MODEL_LABELS: tuple[str, ...] = (
 FOLD_INTO_DEFAULT = {"calm": "neutral"}
 
 GENDERS = ("female", "male")
+
+# What a model can be trained to predict (``data.target``, ``--target``).
+TARGETS: tuple[str, ...] = ("emotion", "gender", "gender_emotion")
+# The manifest column that holds a row's target label while ``ser train`` works on it; the
+# ``emotion`` column keeps the corpus' emotion.
+TARGET_COLUMN = "target"
 
 
 def parse_label_map(items: list[str] | str | None) -> dict[str, str]:
@@ -68,3 +79,26 @@ def to_default_labels(emotion: str) -> str | None:
     """Map a vocabulary emotion to the default model's seven classes, or None if it has no place."""
     emotion = FOLD_INTO_DEFAULT.get(emotion, emotion)
     return emotion if emotion in DEFAULT_MODEL_LABELS else None
+
+
+def target_label(row: "Utterance", target: str = "emotion", emotion: str | None = None) -> str:
+    """The label of `row` for `target`: its emotion, its gender, or ``gender_emotion`` (``female_angry``).
+
+    `emotion` replaces the row's own emotion (``ser train`` passes the relabelled one). ``""``
+    when a needed column is empty or the gender is neither female nor male: the row has no
+    label for this target and can be neither trained on nor scored.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; known: {', '.join(TARGETS)}")
+    emotion = row.emotion if emotion is None else emotion
+    if target == "emotion":
+        return emotion
+    gender = row.gender.lower() if row.gender.lower() in GENDERS else ""
+    if target == "gender":
+        return gender
+    return f"{gender}_{emotion}" if gender and emotion else ""
+
+
+def class_of(row: "Utterance") -> str:
+    """The class a row is stratified, trained and scored on: its target column, else its emotion."""
+    return row.extra.get(TARGET_COLUMN) or row.emotion

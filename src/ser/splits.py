@@ -17,6 +17,9 @@ never put in a fold, on either side: they cannot be scored and training on them 
 label. Rows labelled ``"other"`` are kept; leave them out of the manifest (or map them) if the
 model should not learn that class.
 
+Stratification balances each row's class (`ser.labels.class_of`): its emotion, or the target
+``ser train`` put in the ``target`` column (``female_angry``, ``male``).
+
 Folds travel inside the manifest (`assign_folds`, `folds_from_manifest`): a k-fold protocol
 writes the test-fold number (1, 2, ...) of each row in the ``fold`` column; a single split
 (random, cross-corpus) writes ``train``, ``val`` or ``test`` in the ``split`` column.
@@ -33,7 +36,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ser.errors import SplitError
-from ser.labels import UNLABELLED
+from ser.labels import UNLABELLED, class_of
 from ser.manifest import Utterance
 
 PROTOCOLS: tuple[str, ...] = (
@@ -98,7 +101,7 @@ def speaker_kfold(rows: Sequence[Utterance], n_folds: int = 5, seed: int = 0, st
     from sklearn.model_selection import StratifiedGroupKFold
 
     # Without stratification every clip gets the same class, so only fold sizes are balanced.
-    y = np.array([rows[i].emotion for i in labelled]) if stratify else np.zeros(len(labelled), dtype=int)
+    y = np.array([class_of(rows[i]) for i in labelled]) if stratify else np.zeros(len(labelled), dtype=int)
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     folds = []
     with warnings.catch_warnings():
@@ -244,7 +247,7 @@ def validation_split(
         from sklearn.model_selection import StratifiedGroupKFold
 
         n_splits = min(len(distinct), max(2, round(1 / fraction)))
-        y = np.array([rows[i].emotion for i in train_idx])
+        y = np.array([class_of(rows[i]) for i in train_idx])
         splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -432,7 +435,7 @@ def _clip_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
-    y = np.array([rows[i].emotion for i in index])
+    y = np.array([class_of(rows[i]) for i in index])
     _, counts = np.unique(y, return_counts=True)
     n_test = int(np.ceil(fraction * len(index)))
     # Stratifying needs 2+ clips per class, and room for every class on both sides.

@@ -18,7 +18,7 @@ from c9_util import write_clip
 
 from ser.cli.main import main
 from ser.corpora import prepare
-from ser.corpora import download as dl
+from ser.corpora import catalog
 from ser.corpora.download import DownloadError, LicenceNotAccepted, UnsafeArchive, download
 
 
@@ -53,6 +53,13 @@ def _md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
 
+def _with_archives(monkeypatch, corpus: str, archives) -> None:
+    """Replace the catalogue's archives of `corpus` for one test."""
+    entry = catalog.CORPORA[corpus]
+    download = dataclasses.replace(entry.download, archives=tuple(archives))
+    monkeypatch.setitem(catalog.CORPORA, corpus, dataclasses.replace(entry, download=download))
+
+
 @pytest.fixture
 def server():
     with ArchiveServer() as srv:
@@ -68,13 +75,12 @@ def emovdb_small(tmp_path, server, monkeypatch):
         "sam_Angry.tar.gz": _tar_gz({"anger_1-28_0011.wav": wav}),
     }
     server.files.update(tarballs)
-    real = dl.SOURCES["emovdb"]
     archives = tuple(
         dataclasses.replace(a, md5=_md5(tarballs[a.filename]), size=len(tarballs[a.filename]))
-        for a in real.archives
+        for a in catalog.CORPORA["emovdb"].download.archives
         if a.filename in tarballs
     )
-    monkeypatch.setitem(dl.SOURCES, "emovdb", dataclasses.replace(real, archives=archives))
+    _with_archives(monkeypatch, "emovdb", archives)
     return tarballs
 
 
@@ -153,9 +159,8 @@ def test_ravdess_layout_unpacks_where_the_reader_looks(tmp_path, server, monkeyp
     names = [f"Actor_{a:02d}/03-01-{e:02d}-01-01-01-{a:02d}.wav" for a in (1, 2) for e in (1, 5)]
     data = _zip({name: wav for name in names})
     server.files["Audio_Speech_Actors_01-24.zip"] = data
-    real = dl.SOURCES["ravdess"]
-    archive = dataclasses.replace(real.archives[0], md5=_md5(data))
-    monkeypatch.setitem(dl.SOURCES, "ravdess", dataclasses.replace(real, archives=(archive,)))
+    archive = dataclasses.replace(catalog.CORPORA["ravdess"].download.archives[0], md5=_md5(data))
+    _with_archives(monkeypatch, "ravdess", [archive])
 
     report = download("ravdess", tmp_path / "data", accept_licence=True, mirror=server.url, progress=False)
     assert report.root == tmp_path / "data" / "RAVDESS"
@@ -183,13 +188,7 @@ def test_ravdess_layout_unpacks_where_the_reader_looks(tmp_path, server, monkeyp
 def test_members_escaping_the_folder_are_refused(tmp_path, server, monkeypatch, archive):
     name = "nEMO-HEAD.zip"
     server.files[name] = archive
-    monkeypatch.setitem(
-        dl.SOURCES,
-        "nemo",
-        dataclasses.replace(
-            dl.SOURCES["nemo"], archives=(dataclasses.replace(dl.SOURCES["nemo"].archives[0], md5=_md5(archive)),)
-        ),
-    )
+    _with_archives(monkeypatch, "nemo", [dataclasses.replace(catalog.CORPORA["nemo"].download.archives[0], md5=_md5(archive))])
     dest = tmp_path / "inside" / "data"
     with pytest.raises(UnsafeArchive, match="refusing the archive"):
         download("nemo", dest, accept_licence=True, mirror=server.url, progress=False)
@@ -201,10 +200,9 @@ def test_members_escaping_the_folder_are_refused(tmp_path, server, monkeypatch, 
 def test_truncated_archive_without_checksum_is_caught(tmp_path, server):
     good = _tar_gz({f"amused_1-15_{i:04d}.wav": bytes(range(256)) * 400 for i in range(3)})
     server.files["bea_Amused.tar.gz"] = good[: len(good) // 2]  # the server itself holds a bad copy
-    real = dl.SOURCES["emovdb"]
-    one = tuple(a for a in real.archives if a.filename == "bea_Amused.tar.gz")
+    one = [a for a in catalog.CORPORA["emovdb"].download.archives if a.filename == "bea_Amused.tar.gz"]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(dl.SOURCES, "emovdb", dataclasses.replace(real, archives=one))
+        _with_archives(mp, "emovdb", one)
         with pytest.raises(DownloadError, match="corrupt tar archive"):
             download("emovdb", tmp_path / "d", accept_licence=True, mirror=server.url, progress=False)
     assert not (tmp_path / "d" / "EmoV-DB" / "bea_Amused").exists()
@@ -245,15 +243,17 @@ def test_registration_only_corpora_say_where_to_go(tmp_path, capsys):
 
 
 def test_sources_are_well_formed():
-    for name, source in dl.SOURCES.items():
-        assert source.corpus == name and (source.archives or source.files) and source.licence
+    sources = {name: entry.download for name, entry in catalog.CORPORA.items() if entry.download}
+    for name, source in sources.items():
+        entry = catalog.CORPORA[name]
+        assert entry.name == name and (source.archives or source.files) and entry.licence and entry.homepage
         filenames = [a.filename for a in source.archives]
         assert len(set(filenames)) == len(filenames)
         for archive in source.archives:
             assert archive.url.startswith(("https://", "http://"))
             assert archive.filename.endswith((".zip", ".tar.gz"))
-    assert len(dl.SOURCES["emovdb"].archives) == 18
-    assert dl.SOURCES["ravdess"].non_commercial and dl.SOURCES["tess"].non_commercial
+    assert len(sources["emovdb"].archives) == 18
+    assert catalog.CORPORA["ravdess"].non_commercial and catalog.CORPORA["tess"].non_commercial
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import importlib
 
 from ser.cli.main import main
 from ser.corpora import names
-from ser.corpora.download import MANUAL, SOURCES, is_non_commercial
+from ser.corpora.catalog import CORPORA, is_non_commercial
 
 
 def test_lists_every_reader_and_how_to_get_it(capsys):
@@ -20,9 +20,9 @@ def test_lists_every_reader_and_how_to_get_it(capsys):
             assert "unavailable" in block
             continue
         assert "licence:" in block and "layout:" in block
-        if name in SOURCES:
+        if CORPORA[name].download:
             assert f"ser data download {name}" in block
-        elif name in MANUAL:
+        elif CORPORA[name].apply:
             assert "registration or manual" in block
     assert "[non-commercial]" in blocks["emovdb"]
     assert "female1_angry_1a_1.wav" in blocks["jl"]

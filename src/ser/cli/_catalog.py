@@ -35,40 +35,43 @@ def register(subparsers) -> None:
 def run_corpora(args) -> int:
     """Print every reader with its layout, language, licence and how to get the corpus."""
     from ser.corpora import info, names
-    from ser.corpora.download import MANUAL, SOURCES, is_non_commercial
 
     for name in names():
-        if name in SOURCES:
+        entry = info(name)
+        if entry.download is not None:
             how = "download: ser data download " + name
-        elif name in MANUAL:
+        elif entry.apply:
             how = "download: registration or manual (ser data download " + name + " says how)"
         else:
             how = "download: -"
         try:
-            reader = info(name)
+            entry.prepare  # noqa: B018  (imports the reader)
         except Exception as exc:  # a reader that fails to import must not hide the others
             print(f"{name:<9} unavailable ({type(exc).__name__}: {exc})\n")
             continue
-        licence = reader.licence
-        if is_non_commercial(licence) and "non-commercial" not in licence.lower():
+        licence = entry.licence
+        if entry.non_commercial and "non-commercial" not in licence.lower():
             licence += " [non-commercial]"
-        print(f"{name:<9} {reader.title}")
-        print(f"{'':<9} language: {reader.language or 'any'}   licence: {licence}")
-        print(f"{'':<9} layout: {reader.layout}")
+        print(f"{name:<9} {entry.title}")
+        print(f"{'':<9} language: {entry.language or 'any'}   licence: {licence}")
+        if entry.homepage:
+            print(f"{'':<9} homepage: {entry.homepage}")
+        print(f"{'':<9} layout: {entry.layout}")
         print(f"{'':<9} {how}\n")
     return 0
 
 
 def run_download(args) -> int:
-    """Show the licence, then download; print the index command (or how to get the corpus)."""
-    from ser.corpora.download import MANUAL, SOURCES, download, licence_notice
+    """Show the licence, then download; print the index command (or where to apply for the corpus)."""
+    from ser.corpora.catalog import CORPORA
+    from ser.corpora.download import download, licence_notice
 
-    source = SOURCES.get(args.corpus)
-    if source is None and args.corpus in MANUAL:
-        print(f"{args.corpus} cannot be downloaded automatically.\n{MANUAL[args.corpus]}")
+    entry = CORPORA.get(args.corpus)
+    if entry is not None and entry.download is None and entry.apply:
+        print(f"{args.corpus} cannot be downloaded automatically.\n{entry.apply}")
         return 1
-    if source is not None:
-        print(licence_notice(source))
+    if entry is not None and entry.download is not None:
+        print(licence_notice(entry))
     report = download(
         args.corpus,
         args.dir,

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ser.labels import TARGETS
+
 ORDER = 30
 
 EXAMPLES = """examples:
@@ -57,7 +59,7 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--manifest", help="data.manifest: a manifest CSV")
     g.add_argument("--corpus", action="append", metavar="READER=FOLDER",
                    help="data.corpora: index a corpus folder on the fly (repeatable), e.g. ravdess=data/RAVDESS")
-    g.add_argument("--target", choices=("emotion", "gender", "gender_emotion"), help="data.target")
+    g.add_argument("--target", choices=TARGETS, help="data.target")
     g.add_argument("--model", help="model.name: cnn, cnn2d, lstm, bilstm, gru, clstm, transformer, svm, mlp, logreg")
     g.add_argument("--features", metavar="NAMES",
                    help="features: 'egemaps', or comma-separated spectral features, e.g. mfcc,chroma,logmel")

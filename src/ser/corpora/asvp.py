@@ -28,7 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from ser.corpora.base import CorpusIndex, CorpusInfo, file_duration, find_audio, resolve_emotion
+from ser.corpora.base import CorpusIndex, file_duration, find_audio, resolve_emotion
 from ser.manifest import Utterance
 
 NAME = "asvp"
@@ -110,14 +110,3 @@ def prepare_asvp(
         )
     return index
 
-
-INFO = CorpusInfo(
-    name=NAME,
-    title="ASVP-ESD, speech and non-speech emotional sound (multilingual, in the wild)",
-    language="multi",
-    layout="actor_NN/MM-VV-EE-II-SS-AA-GG-RR-LL[-CC][-77|-66].wav (RAVDESS-like, more fields)",
-    licence="as stated on its Zenodo record (cite Landry et al.); check before commercial use",
-    prepare=prepare_asvp,
-    downloadable=False,
-    url="https://zenodo.org/records/5573185",
-)

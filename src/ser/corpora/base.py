@@ -6,7 +6,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
 from ser.errors import CorpusError
 from ser.labels import OTHER
@@ -32,20 +32,6 @@ class CorpusIndex:
         shown = ", ".join(f"{Path(p).name} ({why})" for p, why in self.skipped[:examples])
         more = "" if len(self.skipped) <= examples else f", and {len(self.skipped) - examples} more"
         return f"skipped {len(self.skipped)} file(s): {shown}{more}"
-
-
-@dataclass(frozen=True)
-class CorpusInfo:
-    """What `ser data corpora` shows about a reader."""
-
-    name: str  # the CLI name, e.g. "ravdess"
-    title: str
-    language: str  # ISO 639-1, or "multi"
-    layout: str  # the folder layout and file naming the reader expects
-    licence: str
-    prepare: Callable[..., CorpusIndex]
-    downloadable: bool = False
-    url: str = ""
 
 
 def find_audio(root: str | Path) -> list[Path]:

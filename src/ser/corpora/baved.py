@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-from ser.corpora.base import CorpusIndex, CorpusInfo, build_index, parse_gender, resolve_emotion, scan_audio
+from ser.corpora.base import CorpusIndex, build_index, parse_gender, resolve_emotion, scan_audio
 from ser.manifest import Utterance
 
 AROUSAL = {"0": "low", "1": "neutral", "2": "high"}
@@ -60,13 +60,3 @@ def prepare_baved(root: str | Path, *, label_map: Mapping[str, str] | None = Non
         )
     return build_index(rows, skipped)
 
-
-INFO = CorpusInfo(
-    name="baved",
-    title="BAVED (Basic Arabic Vocal Emotions Dataset), arousal levels",
-    language="ar",
-    layout="<0..6>/<speaker>-<m|f>-<age>-<word>-<level>-<record>.wav; emotion 'other', arousal in extra",
-    licence="see the dataset's repository (research use)",
-    prepare=prepare_baved,
-    url="https://github.com/40uf411/Basic-Arabic-Vocal-Emotions-Dataset",
-)

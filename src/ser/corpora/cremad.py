@@ -13,7 +13,6 @@ from typing import Mapping
 
 from ser.corpora.base import (
     CorpusIndex,
-    CorpusInfo,
     build_index,
     find_beside,
     parse_gender,
@@ -99,13 +98,3 @@ def _read_demographics(root: str | Path) -> dict[str, str]:
         raise CorpusError(f"{path}: expected the columns ActorID and Sex, found {header}")
     return {r["ActorID"]: parse_gender(r["Sex"]) for r in records if r["ActorID"]}
 
-
-INFO = CorpusInfo(
-    name="cremad",
-    title="CREMA-D (Crowd-sourced Emotional Multimodal Actors Dataset)",
-    language="en",
-    layout="AudioWAV/1001_DFA_ANG_XX.wav, optional VideoDemographics.csv beside AudioWAV/ for gender",
-    licence="ODbL 1.0 (Open Database License)",
-    prepare=prepare_cremad,
-    url="https://github.com/CheyneyComputerScience/CREMA-D",
-)

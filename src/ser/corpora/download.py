@@ -5,15 +5,16 @@
     >>> report.index_command
     'ser data index emodb data/EmoDB -o manifest.csv'
 
-Every corpus with a stable public download has a `Source`: its archives (URL, file name, and the
-checksum and size where the publisher gives them), its licence, and the folder to index. Each
+Every corpus with a stable public download has a `ser.corpora.catalog.Download` in its catalogue
+entry: its archives (URL, file name, and the checksum and size where the publisher gives them)
+and the folder to index; the licence and homepage are the entry's. Each
 archive is fetched into ``DIR/.ser-download/<name>.part`` with HTTP Range requests, so an
 interrupted transfer resumes where it stopped; it is then checked (size and checksum where
 published; for every archive, that it opens and reads whole) and unpacked into a temporary folder
 inside DIR that is renamed into place only when complete. Members that would land outside DIR
 (``../``, absolute paths, links pointing out) make the whole archive refused. A marker file per
-archive makes a second call a no-op. Corpora that need a registration are in `MANUAL`, with where
-and how to get them.
+archive makes a second call a no-op. For corpora released on request, the entry's ``apply`` says
+where and how to get them.
 
 Only the standard library touches the network (urllib); ``--mirror URL`` or ``SER_DOWNLOAD_BASE``
 replaces every URL by ``<mirror>/<archive file name>`` (tests serve archives from 127.0.0.1).
@@ -40,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ser.corpora.base import find_audio
+from ser.corpora.catalog import CORPORA, Archive, CorpusInfo, FileSet
 from ser.errors import SerError
 
 MIRROR_ENV = "SER_DOWNLOAD_BASE"
@@ -59,54 +61,6 @@ class UnsafeArchive(DownloadError):
     """An archive member would be written outside the target folder."""
 
 
-@dataclass(frozen=True)
-class Archive:
-    """One file to fetch and unpack into ``DIR/<into>``."""
-
-    url: str
-    filename: str
-    into: str  # folder under DIR that receives the archive's content
-    md5: str = ""
-    sha256: str = ""
-    size: int | None = None  # exact bytes, where the publisher states them
-    size_note: str = ""  # what the publisher says about the size, for the user
-
-
-@dataclass(frozen=True)
-class FileSet:
-    """Many files fetched one by one into ``DIR/<into>`` (a Git LFS repository has no archive).
-
-    The file list comes from a GitHub tree listing (JSON); each path matching `select` is
-    fetched from ``raw_base + path``, as are `extra_paths`.
-    """
-
-    listing_url: str
-    listing_filename: str  # the listing's name under a mirror
-    raw_base: str
-    select: str  # regular expression over repository paths
-    into: str
-    extra_paths: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a corpus comes from, under which licence, and what it unpacks to."""
-
-    corpus: str
-    title: str
-    licence: str
-    homepage: str
-    archives: tuple[Archive, ...]
-    index_root: str  # folder under DIR to pass to ``ser data index``
-    expected_audio: int | None = None  # audio files the full corpus holds
-    note: str = ""
-    files: FileSet | None = None  # for corpora published file by file
-
-    @property
-    def non_commercial(self) -> bool:
-        return is_non_commercial(self.licence)
-
-
 @dataclass
 class DownloadReport:
     """What `download` did."""
@@ -123,179 +77,11 @@ class DownloadReport:
         return f"ser data index {self.corpus} {shlex.quote(str(self.root))} -o manifest.csv"
 
 
-def _emovdb_archives() -> tuple[Archive, ...]:
-    parts = {
-        "bea": ("Amused", "Angry", "Disgusted", "Neutral", "Sleepy"),
-        "jenie": ("Amused", "Angry", "Disgusted", "Neutral", "Sleepy"),
-        "josh": ("Amused", "Neutral", "Sleepy"),
-        "sam": ("Amused", "Angry", "Disgusted", "Neutral", "Sleepy"),
-    }
-    # The tarballs hold bare files (amused_1-15_0001.wav); the folder name keeps who speaks.
-    return tuple(
-        Archive(
-            url=f"https://www.openslr.org/resources/115/{speaker}_{style}.tar.gz",
-            filename=f"{speaker}_{style}.tar.gz",
-            into=f"EmoV-DB/{speaker}_{style}",
-        )
-        for speaker, styles in parts.items()
-        for style in styles
-    )
-
-
-SOURCES: dict[str, Source] = {
-    source.corpus: source
-    for source in (
-        Source(
-            corpus="ravdess",
-            title="RAVDESS speech, audio only (Livingstone & Russo 2018)",
-            licence="CC BY-NC-SA 4.0 (non-commercial)",
-            homepage="https://zenodo.org/records/1188976",
-            archives=(
-                Archive(
-                    url="https://zenodo.org/records/1188976/files/Audio_Speech_Actors_01-24.zip?download=1",
-                    filename="Audio_Speech_Actors_01-24.zip",
-                    into="RAVDESS",
-                    md5="bc696df654c87fed845eb13823edef8a",
-                    size_note="208.5 MB (Zenodo lists the MD5)",
-                ),
-            ),
-            index_root="RAVDESS",
-            expected_audio=1440,
-        ),
-        Source(
-            corpus="emodb",
-            title="Berlin Database of Emotional Speech (Burkhardt et al. 2005)",
-            licence="free for research use (non-commercial); cite Burkhardt et al. 2005",
-            homepage="http://emodb.bilderbar.info/",
-            archives=(
-                Archive(
-                    url="http://emodb.bilderbar.info/download/download.zip",
-                    filename="emodb-download.zip",
-                    into="EmoDB",
-                    size_note="about 40 MB; no checksum published",
-                ),
-            ),
-            index_root="EmoDB",
-            expected_audio=535,
-        ),
-        Source(
-            corpus="tess",
-            title="Toronto Emotional Speech Set (Dupuis & Pichora-Fuller 2010)",
-            licence="CC BY-NC-ND 4.0 (non-commercial)",
-            homepage="https://doi.org/10.5683/SP2/E8H2MF",
-            archives=(
-                Archive(
-                    url="https://borealisdata.ca/api/access/dataset/:persistentId/?persistentId=doi:10.5683/SP2/E8H2MF",
-                    filename="TESS.zip",
-                    into="TESS",
-                    size_note="about 430 MB; zipped on request by Dataverse, so no checksum and no resume",
-                ),
-            ),
-            index_root="TESS",
-            expected_audio=2800,
-        ),
-        Source(
-            corpus="nemo",
-            title="nEMO, emotional speech in Polish (Christop 2024)",
-            licence="CC BY-NC-SA 4.0 (non-commercial)",
-            homepage="https://github.com/amu-cai/nEMO",
-            archives=(
-                Archive(
-                    url="https://github.com/amu-cai/nEMO/archive/HEAD.zip",
-                    filename="nEMO-HEAD.zip",
-                    into="nEMO",
-                    size_note="a snapshot of the GitHub repository; no checksum published",
-                ),
-            ),
-            index_root="nEMO",
-            expected_audio=4481,
-        ),
-        Source(
-            corpus="baved",
-            title="BAVED, Basic Arabic Vocal Emotions Dataset",
-            licence="as stated in its GitHub repository; cite the authors",
-            homepage="https://github.com/40uf411/Basic-Arabic-Vocal-Emotions-Dataset",
-            archives=(
-                Archive(
-                    url="https://github.com/40uf411/Basic-Arabic-Vocal-Emotions-Dataset/archive/HEAD.zip",
-                    filename="BAVED-HEAD.zip",
-                    into="BAVED",
-                    size_note="about 100 MB; a snapshot of the GitHub repository; no checksum published",
-                ),
-            ),
-            index_root="BAVED",
-            expected_audio=1935,
-        ),
-        Source(
-            corpus="emovdb",
-            title="EmoV-DB, the Emotional Voices Database (Adigwe et al. 2018), OpenSLR 115",
-            licence="research use only (no licence stated upstream; cite Adigwe et al. 2018)",
-            homepage="https://www.openslr.org/115/",
-            archives=_emovdb_archives(),
-            index_root="EmoV-DB",
-            note="18 archives, one per speaker and style; OpenSLR publishes no checksums",
-        ),
-        Source(
-            corpus="cremad",
-            title="CREMA-D audio (Cao et al. 2014)",
-            licence="Open Database License (ODbL) 1.0; contents under the Database Contents License",
-            homepage="https://github.com/CheyneyComputerScience/CREMA-D",
-            archives=(),
-            files=FileSet(
-                listing_url="https://api.github.com/repos/CheyneyComputerScience/CREMA-D/git/trees/master?recursive=1",
-                listing_filename="CREMA-D-tree.json",
-                # github.com/<repo>/raw/ resolves Git LFS pointers to the audio itself
-                raw_base="https://github.com/CheyneyComputerScience/CREMA-D/raw/master/",
-                select=r"AudioWAV/[^/]+\.wav",
-                into="CREMA-D",
-                extra_paths=("VideoDemographics.csv",),
-            ),
-            index_root="CREMA-D",
-            expected_audio=7442,
-            note="7442 WAV files fetched one by one from Git LFS (about 600 MB); no checksums published",
-        ),
-    )
-}
-
-# Corpora that need a registration or a login: where and how to get them.
-MANUAL: dict[str, str] = {
-    "savee": (
-        "SAVEE needs a (free, research-only) registration at http://kahlan.eps.surrey.ac.uk/savee/ ;\n"
-        "download AudioData.zip with the password you are sent, unzip it, then:\n"
-        "  ser data index savee AudioData -o manifest.csv"
-    ),
-    "esd": (
-        "ESD (Zhou et al. 2021) is released on signing its licence agreement:\n"
-        "see https://github.com/HLTSingapore/Emotional-Speech-Data ; then:\n"
-        "  ser data index esd 'Emotional Speech Dataset (ESD)' -o manifest.csv"
-    ),
-    "jl": (
-        "JL-Corpus is on Kaggle (a free account is needed): https://www.kaggle.com/datasets/tli725/jl-corpus\n"
-        "  kaggle datasets download -d tli725/jl-corpus && unzip jl-corpus.zip -d JL\n"
-        "  ser data index jl JL -o manifest.csv   (the archive's duplicate lower-case tree is skipped)"
-    ),
-    "asvp": (
-        "ASVP-ESD is on Zenodo: https://zenodo.org/records/5573185 (see there for the newest version);\n"
-        "download and unzip it, then: ser data index asvp ASVP-ESD-Update -o manifest.csv"
-    ),
-    "iemocap": (
-        "IEMOCAP is released by USC SAIL on request: fill in the form at https://sail.usc.edu/iemocap/ ;\n"
-        "ser has no IEMOCAP reader yet: import it with the csv reader or the pattern importer."
-    ),
-    "urdu": "URDU: https://github.com/siddiquelatif/URDU-Dataset ; then: ser data index urdu URDU -o manifest.csv",
-    "turevdb": "TurEV-DB: https://github.com/Xeonen/TurEV-DB ; then: ser data index turevdb TurEV-DB -o manifest.csv",
-}
-
-
-def is_non_commercial(licence: str) -> bool:
-    """Whether a licence text forbids commercial use (NC licences, research-only terms)."""
-    return bool(re.search(r"\bNC\b|non-?commercial|research(?: use)? only|for research", licence, re.IGNORECASE))
-
-
-def licence_notice(source: Source) -> str:
+def licence_notice(corpus: CorpusInfo) -> str:
     """The lines shown before a download: what, under which licence, how big."""
-    kind = "NON-COMMERCIAL licence" if source.non_commercial else "licence"
-    lines = [f"{source.title}", f"  {kind}: {source.licence}", f"  homepage: {source.homepage}"]
+    kind = "NON-COMMERCIAL licence" if corpus.non_commercial else "licence"
+    lines = [f"{corpus.title}", f"  {kind}: {corpus.licence}", f"  homepage: {corpus.homepage}"]
+    source = corpus.download
     for archive in source.archives[:3]:
         size = archive.size_note or (f"{archive.size} bytes" if archive.size else "size not published")
         check = "md5" if archive.md5 else "sha256" if archive.sha256 else "no checksum published"
@@ -325,14 +111,16 @@ def download(
     wrong on the way (with what to do about it), `UnsafeArchive` for an archive that would write
     outside `dest`. A second call after a complete one does nothing.
     """
-    source = SOURCES.get(corpus)
+    entry = CORPORA.get(corpus)
+    source = entry.download if entry is not None else None
     if source is None:
-        if corpus in MANUAL:
-            raise DownloadError(f"{corpus} cannot be downloaded automatically:\n{MANUAL[corpus]}")
-        raise DownloadError(f"no download known for {corpus!r}; downloadable: {', '.join(SOURCES)}")
+        if entry is not None and entry.apply:
+            raise DownloadError(f"{corpus} cannot be downloaded automatically:\n{entry.apply}")
+        downloadable = [name for name, e in CORPORA.items() if e.download]
+        raise DownloadError(f"no download known for {corpus!r}; downloadable: {', '.join(downloadable)}")
     if not accept_licence:
         raise LicenceNotAccepted(
-            f"{corpus} is distributed under: {source.licence}. Read it at {source.homepage} and "
+            f"{corpus} is distributed under: {entry.licence}. Read it at {entry.homepage} and "
             "re-run with --accept-licence to agree to it."
         )
     mirror = mirror or os.environ.get(MIRROR_ENV) or None
@@ -373,7 +161,7 @@ def download(
         )
     if source.expected_audio and report.audio_files != source.expected_audio:
         report.warnings.append(
-            f"found {report.audio_files} audio files where {source.corpus} has {source.expected_audio}"
+            f"found {report.audio_files} audio files where {corpus} has {source.expected_audio}"
         )
     return report
 

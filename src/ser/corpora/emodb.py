@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-from ser.corpora.base import CorpusIndex, CorpusInfo, build_index, resolve_emotion, scan_audio
+from ser.corpora.base import CorpusIndex, build_index, resolve_emotion, scan_audio
 from ser.manifest import Utterance
 
 EMOTIONS = {
@@ -79,13 +79,3 @@ def prepare_emodb(root: str | Path, *, label_map: Mapping[str, str] | None = Non
         )
     return build_index(rows, skipped)
 
-
-INFO = CorpusInfo(
-    name="emodb",
-    title="EmoDB (Berlin Database of Emotional Speech)",
-    language="de",
-    layout="wav/03a01Fa.wav (speaker, text, emotion letter, version)",
-    licence="free for research (see the corpus' web page)",
-    prepare=prepare_emodb,
-    url="http://emodb.bilderbar.info/",
-)

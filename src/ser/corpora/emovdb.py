@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-from ser.corpora.base import CorpusIndex, CorpusInfo, file_duration, find_audio, resolve_emotion
+from ser.corpora.base import CorpusIndex, file_duration, find_audio, resolve_emotion
 from ser.manifest import Utterance
 
 NAME = "emovdb"
@@ -103,14 +103,3 @@ def _arctic_prompts(root: Path) -> dict[str, str]:
         return prompts
     return {}
 
-
-INFO = CorpusInfo(
-    name=NAME,
-    title="EmoV-DB, the Emotional Voices Database (English, 4 speakers)",
-    language="en",
-    layout="<speaker>_<Style>/<style>_<range>_<NNNN>.wav (OpenSLR 115), or <speaker>/<Style>/...",
-    licence="research use only (no licence stated upstream; cite Adigwe et al. 2018)",
-    prepare=prepare_emovdb,
-    downloadable=True,
-    url="https://www.openslr.org/115/",
-)

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-from ser.corpora.base import CorpusIndex, CorpusInfo, build_index, resolve_emotion, scan_audio
+from ser.corpora.base import CorpusIndex, build_index, resolve_emotion, scan_audio
 from ser.manifest import Utterance
 
 EMOTIONS = {"angry": "angry", "happy": "happy", "neutral": "neutral", "sad": "sad", "surprise": "surprised"}
@@ -100,13 +100,3 @@ def _read_transcript(path: Path, speaker: str) -> dict[str, str]:
     lines = (line.split("\t") for line in text.splitlines())
     return {fields[0].strip(): fields[1].strip() for fields in lines if len(fields) >= 2}
 
-
-INFO = CorpusInfo(
-    name="esd",
-    title="ESD (Emotional Speech Dataset), Mandarin and English",
-    language="multi",
-    layout="<0001..0020>/<Angry|Happy|Neutral|Sad|Surprise>/[train|test|evaluation/]<spk>_<NNNNNN>.wav",
-    licence="research use only (see the dataset's README)",
-    prepare=prepare_esd,
-    url="https://github.com/HLTSingapore/Emotional-Speech-Data",
-)

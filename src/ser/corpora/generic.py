@@ -15,7 +15,6 @@ from typing import Mapping
 
 from ser.corpora.base import (
     CorpusIndex,
-    CorpusInfo,
     build_index,
     parse_gender,
     read_table,
@@ -131,22 +130,3 @@ def prepare_csv(
         )
     return build_index(rows, skipped)
 
-
-INFOS = {
-    "folder": CorpusInfo(
-        name="folder",
-        title="Any corpus laid out as a folder per label",
-        language="multi",
-        layout="<label>/[<speaker>/]<file>; label names mapped with label_map",
-        licence="the corpus' own",
-        prepare=prepare_folder,
-    ),
-    "csv": CorpusInfo(
-        name="csv",
-        title="Any corpus listed in a CSV or TSV table",
-        language="multi",
-        layout="a table with path and label columns, optional speaker, gender, language, text",
-        licence="the corpus' own",
-        prepare=prepare_csv,
-    ),
-}

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-from ser.corpora.base import CorpusIndex, CorpusInfo, file_duration, find_audio, resolve_emotion
+from ser.corpora.base import CorpusIndex, file_duration, find_audio, resolve_emotion
 from ser.manifest import Utterance
 
 NAME = "jl"
@@ -83,14 +83,3 @@ def _prompt(audio: Path) -> str:
                 return ""
     return ""
 
-
-INFO = CorpusInfo(
-    name=NAME,
-    title="JL-Corpus (New Zealand English, primary and secondary emotions)",
-    language="en",
-    layout="<speaker>_<emotion>_<sentence><session>_<take>.wav (+ .txt prompt), e.g. female1_angry_1a_1.wav",
-    licence="CC0 1.0 (as published on Kaggle by the authors)",
-    prepare=prepare_jl,
-    downloadable=False,
-    url="https://github.com/tli725/JL-Corpus",
-)

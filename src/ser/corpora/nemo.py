@@ -14,7 +14,6 @@ from typing import Mapping
 
 from ser.corpora.base import (
     CorpusIndex,
-    CorpusInfo,
     build_index,
     find_beside,
     parse_gender,
@@ -79,13 +78,3 @@ def _read_table(root: str | Path) -> dict[str, dict[str, str]]:
         raise CorpusError(f"{path}: expected a file_id column, found {header}")
     return {Path(r["file_id"]).stem: r for r in records if r["file_id"]}
 
-
-INFO = CorpusInfo(
-    name="nemo",
-    title="nEMO (emotional speech in Polish)",
-    language="pl",
-    layout="samples/<SPK>_<emotion>_<N>.wav and data.tsv (speaker, gender, text) beside samples/",
-    licence="CC BY-NC-SA 4.0",
-    prepare=prepare_nemo,
-    url="https://github.com/amu-cai/nEMO",
-)

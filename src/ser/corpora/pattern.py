@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-from ser.corpora.base import CorpusIndex, CorpusInfo, file_duration, find_audio, resolve_emotion
+from ser.corpora.base import CorpusIndex, file_duration, find_audio, resolve_emotion
 from ser.errors import CorpusError
 from ser.labels import EMOTIONS, UNLABELLED
 from ser.manifest import Utterance
@@ -125,13 +125,3 @@ def normalise_gender(value: str) -> str:
     """``female``, ``male`` or ``""`` for a gender written as F, m, wanita, Male..."""
     return GENDER_ALIASES.get(value.strip().lower(), "")
 
-
-INFO = CorpusInfo(
-    name=NAME,
-    title="Any corpus named by a pattern (regular expression over file stems)",
-    language="",
-    layout="any files whose stems match --regex with named groups label, speaker, gender, intensity, text",
-    licence="that of the corpus you import",
-    prepare=prepare_pattern,
-    downloadable=False,
-)

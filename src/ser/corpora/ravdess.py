@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-from ser.corpora.base import CorpusIndex, CorpusInfo, build_index, resolve_emotion, scan_audio
+from ser.corpora.base import CorpusIndex, build_index, resolve_emotion, scan_audio
 from ser.manifest import Utterance
 
 EMOTIONS = {
@@ -83,13 +83,3 @@ def _check(modality, channel, emotion, intensity, statement, actor, include_song
         return f"actor {actor} is not in 01-24"
     return ""
 
-
-INFO = CorpusInfo(
-    name="ravdess",
-    title="RAVDESS (Ryerson Audio-Visual Database of Emotional Speech and Song), speech",
-    language="en",
-    layout="Actor_NN/03-01-EE-II-SS-RR-AA.wav (any depth); song files with include_song=True",
-    licence="CC BY-NC-SA 4.0",
-    prepare=prepare_ravdess,
-    url="https://zenodo.org/records/1188976",
-)

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-from ser.corpora.base import CorpusIndex, CorpusInfo, build_index, resolve_emotion, scan_audio
+from ser.corpora.base import CorpusIndex, build_index, resolve_emotion, scan_audio
 from ser.manifest import Utterance
 
 EMOTIONS = {
@@ -56,13 +56,3 @@ def prepare_savee(root: str | Path, *, label_map: Mapping[str, str] | None = Non
         )
     return build_index(rows, skipped)
 
-
-INFO = CorpusInfo(
-    name="savee",
-    title="SAVEE (Surrey Audio-Visual Expressed Emotion)",
-    language="en",
-    layout="AudioData/<DC|JE|JK|KL>/<a|d|f|h|n|sa|su><NN>.wav, or flattened ALL/DC_a01.wav",
-    licence="free for research (registration with the University of Surrey)",
-    prepare=prepare_savee,
-    url="http://kahlan.eps.surrey.ac.uk/savee/",
-)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from ser.corpora.base import CorpusIndex, CorpusInfo, build_index, resolve_emotion, scan_audio
+from ser.corpora.base import CorpusIndex, build_index, resolve_emotion, scan_audio
 from ser.manifest import Utterance
 
 EMOTIONS = {
@@ -51,13 +51,3 @@ def prepare_tess(root: str | Path, *, label_map: Mapping[str, str] | None = None
         )
     return build_index(rows, skipped)
 
-
-INFO = CorpusInfo(
-    name="tess",
-    title="TESS (Toronto Emotional Speech Set)",
-    language="en",
-    layout="<OAF|YAF>_<emotion>/<SPK>_<word>_<emotion>.wav (folder names may differ in case)",
-    licence="CC BY-NC-ND 4.0",
-    prepare=prepare_tess,
-    url="https://doi.org/10.5683/SP2/E8H2MF",
-)

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-from ser.corpora.base import CorpusIndex, CorpusInfo, build_index, resolve_emotion, scan_audio
+from ser.corpora.base import CorpusIndex, build_index, resolve_emotion, scan_audio
 from ser.manifest import Utterance
 
 EMOTIONS = {"kz": "angry", "sk": "calm", "mt": "happy", "hl": "sad"}
@@ -59,13 +59,3 @@ def prepare_turevdb(root: str | Path, *, label_map: Mapping[str, str] | None = N
         )
     return build_index(rows, skipped)
 
-
-INFO = CorpusInfo(
-    name="turevdb",
-    title="TurEV-DB (Turkish Emotion-Voice Database)",
-    language="tr",
-    layout="Sound Source/<Angry|Calm|Happy|Sad>/1234_sk_pamuk.wav (speaker, emotion code, word)",
-    licence="CC BY-NC-ND 4.0",
-    prepare=prepare_turevdb,
-    url="https://github.com/Xeonen/TurEV-DB",
-)

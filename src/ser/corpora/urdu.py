@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-from ser.corpora.base import CorpusIndex, CorpusInfo, build_index, resolve_emotion, scan_audio
+from ser.corpora.base import CorpusIndex, build_index, resolve_emotion, scan_audio
 from ser.manifest import Utterance
 
 EMOTIONS = {"a": "angry", "h": "happy", "n": "neutral", "s": "sad"}
@@ -52,13 +52,3 @@ def prepare_urdu(root: str | Path, *, label_map: Mapping[str, str] | None = None
         )
     return build_index(rows, skipped)
 
-
-INFO = CorpusInfo(
-    name="urdu",
-    title="URDU (spontaneous Urdu emotional speech from TV talk shows)",
-    language="ur",
-    layout="<Angry|Happy|Neutral|Sad>/SM4_F18_A070.wav (gender and speaker in the name)",
-    licence="research use only",
-    prepare=prepare_urdu,
-    url="https://github.com/siddiquelatif/URDU-Dataset",
-)

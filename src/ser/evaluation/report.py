@@ -32,6 +32,7 @@ import numpy as np
 
 from ser.evaluation import plots
 from ser.evaluation.metrics import METRIC_NAMES, METRICS, breakdown, classification_metrics, expected_calibration_error
+from ser.labels import TARGETS, target_label  # noqa: F401  (defined in ser.labels; cli.evaluate imports them from here)
 from ser.manifest import Utterance
 from ser.splits import PROTOCOLS
 
@@ -509,25 +510,6 @@ def _group_table(table: Sequence[Mapping], column: str) -> str:
 
 # --------------------------------------------------------------------------------------------
 # Labels
-
-TARGETS: tuple[str, ...] = ("emotion", "gender", "gender_emotion")
-
-
-def target_label(row: Utterance, target: str = "emotion") -> str:
-    """The true label of `row` for `target`: its emotion, its gender, or ``gender_emotion``
-    (``female_angry``); ``""`` when a needed column is empty or the gender is neither female nor
-    male (the row cannot be scored). The same labels as ``ser train``'s."""
-    from ser.labels import GENDERS
-
-    if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}; known: {', '.join(TARGETS)}")
-    if target == "emotion":
-        return row.emotion
-    gender = row.gender.lower() if row.gender.lower() in GENDERS else ""
-    if target == "gender":
-        return gender
-    return f"{gender}_{row.emotion}" if gender and row.emotion else ""
-
 
 def to_model_label(label: str, model_labels: Sequence[str]) -> str | None:
     """`label` in the model's label set, or None if the model cannot output it.

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ser.errors import SerError
+from ser.labels import TARGETS
 
-TARGETS = ("emotion", "gender", "gender_emotion")
 FEATURE_KINDS = ("spectral", "egemaps")
 MONITORS = ("val_ua", "val_loss")
 

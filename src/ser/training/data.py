@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ser.errors import SerError
-from ser.labels import EMOTIONS, GENDERS, OTHER, UNLABELLED
+from ser.labels import EMOTIONS, OTHER, TARGET_COLUMN, UNLABELLED, class_of, target_label
 from ser.manifest import Utterance
 from ser.training.config import DataConfig, ExperimentConfig
 
@@ -32,12 +32,13 @@ FRAMES_VERSION = 1  # bump when the frame pipeline here (not ser.features) chang
 
 
 def load_rows(data: DataConfig) -> list[Utterance]:
-    """The labelled utterances of the manifest and/or corpora, ``emotion`` replaced by the target.
+    """The labelled utterances of the manifest and/or corpora, each with its target label.
 
-    The splits stratify on ``emotion``, so it holds the target label (``female_angry``,
-    ``male``, ...); the original emotion stays in ``extra["source_emotion"]``. Rows that have
-    no value for the target (unlabelled, ``other`` unless asked for, unknown gender for a
-    gender target, an emotion outside ``data.emotions``) are left out.
+    The target (``angry``, ``female_angry``, ``male``, ...; after ``data.relabel``) goes in the
+    ``target`` column (`ser.labels.TARGET_COLUMN`), which the splits stratify on and the models
+    learn (`ser.labels.class_of`); ``emotion`` keeps the corpus' emotion. Rows that have no
+    value for the target (unlabelled, ``other`` unless asked for, unknown gender for a gender
+    target, an emotion outside ``data.emotions``) are left out.
     """
     from ser.manifest import read_manifest
 
@@ -59,28 +60,17 @@ def load_rows(data: DataConfig) -> list[Utterance]:
         emotion = data.relabel.get(row.emotion, row.emotion)
         if emotion == UNLABELLED or (keep is None and emotion == OTHER) or (keep is not None and emotion not in keep):
             continue
-        target = target_of(row, emotion, data.target)
-        if target is None:
-            continue
-        out.append(replace(row, emotion=target, extra={**row.extra, "source_emotion": row.emotion}))
+        target = target_label(row, data.target, emotion)
+        if target:
+            out.append(replace(row, extra={**row.extra, TARGET_COLUMN: target}))
     if not out:
         raise SerError(f"data: no labelled clips for target {data.target!r} (check data.emotions and the manifest)")
     return out
 
 
-def target_of(row: Utterance, emotion: str, target: str) -> str | None:
-    """The label of `row` for `target`, or None when it has none."""
-    if target == "emotion":
-        return emotion
-    gender = row.gender.lower()
-    if gender not in GENDERS:
-        return None
-    return gender if target == "gender" else f"{gender}_{emotion}"
-
-
 def label_order(rows: Sequence[Utterance], target: str) -> list[str]:
     """The class names in output order: the vocabulary's order for emotions, alphabetical otherwise."""
-    present = {row.emotion for row in rows}
+    present = {class_of(row) for row in rows}
     if target == "emotion":
         order = [e for e in (*EMOTIONS, OTHER) if e in present]
         return order + sorted(present - set(order))
@@ -161,7 +151,7 @@ class FeatureStore:
     Parameters
     ----------
     rows : the target rows (`load_rows`).
-    labels : class names; ``rows[i].emotion`` must be one of them.
+    labels : class names; every row's class (`ser.labels.class_of`) must be one of them.
     config : the experiment config (features, preprocess, augment, model kind).
     pooled : one vector per clip (classic models) rather than frame sequences.
     """
@@ -175,7 +165,7 @@ class FeatureStore:
         self.configure(config, pooled)
         index = {label: i for i, label in enumerate(self.labels)}
         try:
-            self.y = np.array([index[row.emotion] for row in self.rows], dtype=np.int64)
+            self.y = np.array([index[class_of(row)] for row in self.rows], dtype=np.int64)
         except KeyError as exc:
             raise SerError(f"label {exc.args[0]!r} is not among the model's labels {self.labels}") from None
 
