@@ -1,5 +1,15 @@
 """Data augmentation: random waveform transforms (audiomentations) and SpecAugment masks.
 
+Two families of waveform transforms, in one seeded `Augmenter`:
+
+- speaker variation (the classic SER recipe): time stretch, pitch shift, time shift, gain,
+  peak-relative Gaussian noise, synthetic reverberation;
+- recording conditions, each with its own probability: additive coloured (or recorded) noise at
+  5-30 dB SNR, silence or a faint noise floor (-60..-45 dBFS) of 0.5-3 s around the clip, and at
+  most one transmission channel per clip: telephone (8 kHz, 300-3400 Hz, G.711 mu-law or A-law),
+  or a low bit-rate MP3 or Opus round trip (PyAV, in memory).
+  ``AugmentConfig.recordings()`` turns them all on with the recipe's settings.
+
 The rule that keeps results honest: augmentation is applied ONLY to training examples, after
 the split. The trainer calls the augmenter on training batches (or `augmented_copies` on the
 training indices); validation and test clips are never augmented, and augmented copies of a
@@ -13,13 +23,21 @@ per ``n`` (e.g. ``seed=epoch * n_clips + index``) whatever the call order.
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from ser.errors import SerError
+
+logger = logging.getLogger(__name__)
+
+# MPEG-2 layer III bit rates (kbit/s), the ones an MP3 at 16 kHz can have.
+_MPEG2_KBPS = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
 
 try:  # audiomentations is in the `train` extra; this module is only used when training.
     from audiomentations.core.transforms_interface import BaseWaveformTransform
@@ -43,6 +61,22 @@ class AugmentConfig:
     reverb : longest RT60 in seconds of a synthetic room (exponentially decaying noise).
     keep_length : crop or zero-pad stretched clips back to their input length.
     seed : seeds the sequence of random draws.
+
+    Recording conditions follow, in this order, each applying with its own probability (0
+    disables it):
+
+    snr : additive noise at ``U(snr_db)`` dB signal-to-noise ratio (clip power over noise power):
+        coloured noise with a power spectrum ``~ 1/f**beta``, ``beta ~ U(0, 2)`` (white to
+        brown), or, when `noise_files` are given, half the time a random stretch of one of them.
+    pad : ``U(pad_s)`` seconds before and, independently, after the clip: digital silence one
+        time in four, else a noise floor at ``U(pad_dbfs)`` dBFS (RMS) that runs under the speech
+        too, as a room's would. The output is longer than the input.
+    telephone, mp3, opus : the probabilities of the transmission channels; a clip goes through at
+        most one, so they may sum to 1 at most. Telephone: 8 kHz, 300-3400 Hz band-pass, G.711
+        mu-law or A-law (equally likely). MP3: a bit rate from `mp3_kbps` (the MPEG-2 rates in
+        it). Opus: ``U{opus_kbps}`` kbit/s. Codec outputs keep the input's length and alignment.
+
+    With any recording condition on, the output is clipped to full scale ([-1, 1]), as a file is.
     """
 
     noise: float = 0.035
@@ -54,6 +88,32 @@ class AugmentConfig:
     p: float = 0.5
     keep_length: bool = True
     seed: int = 0
+    snr: float = 0.0
+    snr_db: tuple[float, float] = (5.0, 30.0)
+    noise_files: tuple[str, ...] = ()
+    pad: float = 0.0
+    pad_s: tuple[float, float] = (0.5, 3.0)
+    pad_dbfs: tuple[float, float] = (-60.0, -45.0)
+    telephone: float = 0.0
+    mp3: float = 0.0
+    mp3_kbps: tuple[int, int] = (16, 64)
+    opus: float = 0.0
+    opus_kbps: tuple[int, int] = (8, 32)
+
+    @classmethod
+    def recordings(cls, seed: int = 0, **overrides: Any) -> "AugmentConfig":
+        """The recipe for recordings as people make them: the classic speaker variations (stretch,
+        pitch, shift, reverberation up to RT60 0.6 s, gain +-12 dB, each with p = 0.5) and every
+        recording condition: SNR noise (p 0.5), padding (p 0.5), telephone (0.2), MP3 (0.15),
+        Opus (0.15). The classic peak-relative noise gives way to the SNR noise."""
+        settings = dict(noise=0.0, reverb=0.6, gain_db=12.0, p=0.5, snr=0.5, pad=0.5,
+                        telephone=0.2, mp3=0.15, opus=0.15, seed=seed)
+        return cls(**{**settings, **overrides})
+
+    @property
+    def recording_conditions(self) -> bool:
+        """True if any recording condition (noise at an SNR, padding, a channel) is on."""
+        return any(getattr(self, name) > 0 for name in ("snr", "pad", "telephone", "mp3", "opus"))
 
     def __post_init__(self) -> None:
         if self.stretch is not None:
@@ -70,10 +130,41 @@ class AugmentConfig:
         for name in ("noise", "gain_db", "reverb"):
             if getattr(self, name) < 0:
                 raise SerError(f"augment config: {name} cannot be negative, not {getattr(self, name)}")
+        for name in ("snr", "pad", "telephone", "mp3", "opus"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise SerError(f"augment config: {name} is a probability and must lie in [0, 1], not {getattr(self, name)}")
+        if self.telephone + self.mp3 + self.opus > 1.0 + 1e-9:
+            raise SerError("augment config: a clip goes through one channel at most, so telephone + mp3 + opus "
+                           f"cannot exceed 1 (got {self.telephone + self.mp3 + self.opus:g})")
+        self._range("snr_db", -20.0, 100.0)
+        self._range("pad_s", 0.0, 60.0)
+        self._range("pad_dbfs", -120.0, 0.0)
+        self._range("mp3_kbps", 8, 160)
+        self._range("opus_kbps", 6, 510)
+        if self.mp3 > 0 and not _mp3_rates(self.mp3_kbps):
+            raise SerError(f"augment config: mp3_kbps {list(self.mp3_kbps)} holds none of MP3's rates at 16 kHz {list(_MPEG2_KBPS)}")
+        files = tuple(str(f) for f in self.noise_files)
+        missing = [f for f in files if not Path(f).is_file()]
+        if missing:
+            raise SerError(f"augment config: noise file(s) not found: {', '.join(missing)}")
+        object.__setattr__(self, "noise_files", files)
+
+    def _range(self, name: str, low: float, high: float) -> None:
+        """Check that field `name` is a ``(min, max)`` pair within ``[low, high]``; store it as a tuple."""
+        value = getattr(self, name)
+        try:
+            pair = tuple(type(low)(v) for v in value)
+        except (TypeError, ValueError):
+            pair = ()
+        if len(pair) != 2 or not low <= pair[0] <= pair[1] <= high:
+            raise SerError(f"augment config: {name} must be [min, max] within [{low}, {high}], not {value}")
+        object.__setattr__(self, name, pair)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["stretch"] = list(self.stretch) if self.stretch is not None else None
+        for name, value in data.items():
+            if isinstance(value, tuple):
+                data[name] = list(value)
         return data
 
     @classmethod
@@ -144,8 +235,225 @@ class SyntheticReverb(BaseWaveformTransform):
         return wet.astype(np.float32)
 
 
+def coloured_noise(n: int, beta: float, rng: np.random.Generator) -> np.ndarray:
+    """``(n,)`` float32 noise of unit RMS whose power spectrum falls as ``1/f**beta``
+    (0 white, 1 pink, 2 brown), shaped in the frequency domain."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    f = np.arange(spectrum.shape[0], dtype=np.float64)
+    f[0] = 1.0  # the DC bin keeps white noise's level, so short clips stay centred near 0
+    noise = np.fft.irfft(spectrum * f ** (-beta / 2), n)
+    rms = np.sqrt(np.mean(noise**2))
+    return (noise / rms).astype(np.float32) if rms > 0 else noise.astype(np.float32)
+
+
+@lru_cache(maxsize=32)
+def _noise_recording(path: str, sr: int) -> np.ndarray:
+    """The mono float32 samples of a noise file at `sr` (read once per process)."""
+    import soundfile as sf
+    import soxr
+
+    try:
+        samples, file_sr = sf.read(path, dtype="float32", always_2d=True)
+    except (OSError, RuntimeError) as exc:  # soundfile raises LibsndfileError (a RuntimeError)
+        raise SerError(f"augment config: cannot read noise file {path} ({exc})") from None
+    mono = samples.mean(axis=1)
+    if mono.size == 0 or not np.any(mono):
+        raise SerError(f"augment config: noise file {path} holds no sound")
+    return (soxr.resample(mono, file_sr, sr) if file_sr != sr else mono).astype(np.float32)
+
+
+def _noise_stretch(path: str, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n,)`` unit-RMS samples of the noise file from a random offset, looped if too short."""
+    noise = _noise_recording(path, sr)
+    start = int(rng.integers(noise.shape[0]))
+    out = np.resize(np.roll(noise, -start), n)  # np.resize repeats the recording
+    rms = np.sqrt(np.mean(out.astype(np.float64) ** 2))
+    return out / rms if rms > 0 else out
+
+
+class NoiseAtSnr(BaseWaveformTransform):
+    """Additive noise at ``U(snr_db)`` dB below the clip's power: coloured noise (``1/f**beta``,
+    ``beta ~ U(0, 2)``) or, when files are given, half the time a random stretch of one of them."""
+
+    supports_multichannel = False
+
+    def __init__(self, snr_db: tuple[float, float] = (5.0, 30.0), noise_files: Sequence[str] = (), p: float = 0.5):
+        super().__init__(p)
+        self.snr_db = snr_db
+        self.noise_files = tuple(noise_files)
+
+    def randomize_parameters(self, samples: np.ndarray, sample_rate: int) -> None:
+        super().randomize_parameters(samples, sample_rate)
+        if self.parameters["should_apply"]:
+            self.parameters["snr_db"] = random.uniform(*self.snr_db)
+            self.parameters["beta"] = random.uniform(0.0, 2.0)
+            use_file = bool(self.noise_files) and random.random() < 0.5
+            self.parameters["file"] = random.choice(self.noise_files) if use_file else None
+            self.parameters["noise_seed"] = random.getrandbits(32)
+
+    def apply(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        power = float(np.mean(samples.astype(np.float64) ** 2))
+        if power == 0.0:  # digital silence has no SNR to keep
+            return samples
+        rng = np.random.default_rng(self.parameters["noise_seed"])
+        n, path = samples.shape[0], self.parameters["file"]
+        noise = _noise_stretch(path, n, sample_rate, rng) if path else coloured_noise(n, self.parameters["beta"], rng)
+        scale = np.sqrt(power) * 10 ** (-self.parameters["snr_db"] / 20)
+        return (samples + scale * noise).astype(np.float32)
+
+
+class PadAround(BaseWaveformTransform):
+    """``U(seconds)`` of digital silence (one time in four) or of a faint noise floor before and,
+    independently, after the clip; the floor, at ``U(dbfs)`` dBFS RMS with a ``1/f**beta``
+    spectrum (``beta ~ U(0, 2)``), runs under the speech too."""
+
+    supports_multichannel = False
+
+    def __init__(self, seconds: tuple[float, float] = (0.5, 3.0), dbfs: tuple[float, float] = (-60.0, -45.0), p: float = 0.5):
+        super().__init__(p)
+        self.seconds = seconds
+        self.dbfs = dbfs
+
+    def randomize_parameters(self, samples: np.ndarray, sample_rate: int) -> None:
+        super().randomize_parameters(samples, sample_rate)
+        if self.parameters["should_apply"]:
+            self.parameters["before_s"] = random.uniform(*self.seconds)
+            self.parameters["after_s"] = random.uniform(*self.seconds)
+            self.parameters["floor_dbfs"] = None if random.random() < 0.25 else random.uniform(*self.dbfs)
+            self.parameters["beta"] = random.uniform(0.0, 2.0)
+            self.parameters["noise_seed"] = random.getrandbits(32)
+
+    def apply(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        before = int(round(self.parameters["before_s"] * sample_rate))
+        after = int(round(self.parameters["after_s"] * sample_rate))
+        out = np.pad(samples, (before, after))
+        level = self.parameters["floor_dbfs"]
+        if level is not None:
+            rng = np.random.default_rng(self.parameters["noise_seed"])
+            out += 10 ** (level / 20) * coloured_noise(out.shape[0], self.parameters["beta"], rng)
+        return out.astype(np.float32)
+
+
+def _mp3_rates(kbps: tuple[int, int]) -> tuple[int, ...]:
+    """The MPEG-2 layer III bit rates within ``[kbps[0], kbps[1]]``."""
+    return tuple(r for r in _MPEG2_KBPS if kbps[0] <= r <= kbps[1])
+
+
+# PyAV encoder -> (decoder, rate the encoder runs at: None for the signal's own).
+_CODECS = {
+    "libmp3lame": ("mp3", None),
+    "libopus": ("libopus", None),
+    "pcm_mulaw": ("pcm_mulaw", 8000),
+    "pcm_alaw": ("pcm_alaw", 8000),
+}
+
+
+def codec_round_trip(signal: np.ndarray, sr: int, codec: str, kbps: int | None = None) -> np.ndarray:
+    """`signal` ``(n,)`` float32 at `sr` Hz encoded with PyAV's `codec` (in memory) and decoded
+    again: ``(n,)`` float32 at `sr`, aligned with the input (the codecs' priming is dropped).
+
+    codec : "libmp3lame" (MP3), "libopus" (Opus), "pcm_mulaw" or "pcm_alaw" (G.711; these expect
+        an 8 kHz signal). Samples beyond full scale are clipped, as a 16-bit file would.
+    kbps : the bit rate for MP3 and Opus.
+    """
+    import av
+
+    decoder_name, _ = _CODECS[codec]
+    encoder = av.CodecContext.create(codec, "w")
+    encoder.sample_rate, encoder.layout = sr, "mono"
+    encoder.format = "s16" if "s16" in {f.name for f in encoder.codec.audio_formats} else "s16p"
+    if kbps:
+        encoder.bit_rate = int(kbps) * 1000
+    encoder.open()
+    pcm = np.round(np.clip(signal, -1.0, 32767 / 32768) * 32768).astype(np.int16)
+    frame = encoder.frame_size or pcm.shape[0] or 1
+    pcm = np.pad(pcm, (0, -pcm.shape[0] % frame))[None]  # whole frames; the tail is cut off below
+    packets = []
+    for start in range(0, pcm.shape[1], frame):
+        chunk = av.AudioFrame.from_ndarray(pcm[:, start : start + frame], format=encoder.format.name, layout="mono")
+        chunk.sample_rate, chunk.pts = sr, start
+        packets += encoder.encode(chunk)
+    packets += encoder.encode(None)
+
+    decoder = av.CodecContext.create(decoder_name, "r")
+    decoder.sample_rate, decoder.layout = sr, "mono"
+    if encoder.extradata:  # Opus' header: its pre-skip tells the decoder how much priming to drop
+        decoder.extradata = encoder.extradata
+    frames = [f for packet in packets + [None] for f in decoder.decode(packet)]
+    decoded = np.concatenate([f.to_ndarray().reshape(-1) for f in frames]) if frames else np.zeros(0)
+    if np.issubdtype(decoded.dtype, np.integer):
+        decoded = decoded.astype(np.float32) / 32768
+    out_sr = frames[0].sample_rate if frames else sr
+    if out_sr != sr:  # libopus decodes at 48 kHz
+        import soxr
+
+        decoded = soxr.resample(decoded, out_sr, sr)
+    n = signal.shape[0]
+    return np.pad(decoded[:n], (0, max(0, n - decoded.shape[0]))).astype(np.float32)
+
+
+def telephone(signal: np.ndarray, sr: int, law: str = "mulaw") -> np.ndarray:
+    """A telephone channel: `signal` ``(n,)`` float32 at `sr` Hz -> 8 kHz, 300-3400 Hz band-pass
+    (4th-order Butterworth), G.711 `law` ("mulaw" or "alaw") round trip -> back to `sr`, same length.
+    Nothing above 4 kHz survives."""
+    import soxr
+    from scipy.signal import sosfilt
+
+    narrow = soxr.resample(signal, sr, 8000) if sr != 8000 else signal
+    band = sosfilt(_telephone_band(), narrow).astype(np.float32)
+    coded = codec_round_trip(band, 8000, f"pcm_{law}")
+    wide = soxr.resample(coded, 8000, sr) if sr != 8000 else coded
+    n = signal.shape[0]
+    return np.pad(wide[:n], (0, max(0, n - wide.shape[0]))).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _telephone_band() -> np.ndarray:
+    from scipy.signal import butter
+
+    return butter(4, [300, 3400], btype="bandpass", fs=8000, output="sos")
+
+
+class Channel(BaseWaveformTransform):
+    """At most one transmission channel per clip: telephone with probability `p_telephone`, MP3
+    with `p_mp3`, Opus with `p_opus` (see `AugmentConfig`); otherwise the clip passes untouched."""
+
+    supports_multichannel = False
+
+    def __init__(self, p_telephone: float, p_mp3: float, p_opus: float,
+                 mp3_kbps: tuple[int, int] = (16, 64), opus_kbps: tuple[int, int] = (8, 32)):
+        super().__init__(p=1.0)  # the channel is drawn below, one draw for all three
+        self.chances = (("telephone", p_telephone), ("mp3", p_mp3), ("opus", p_opus))
+        self.mp3_rates = _mp3_rates(mp3_kbps)
+        self.opus_kbps = opus_kbps
+
+    def randomize_parameters(self, samples: np.ndarray, sample_rate: int) -> None:
+        super().randomize_parameters(samples, sample_rate)
+        u, chosen = random.random(), None
+        for name, chance in self.chances:
+            if u < chance:
+                chosen = name
+                break
+            u -= chance
+        self.parameters.update(channel=chosen, law=random.choice(("mulaw", "alaw")),
+                               mp3_kbps=random.choice(self.mp3_rates) if self.mp3_rates else None,
+                               opus_kbps=random.randint(*self.opus_kbps))
+
+    def apply(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        channel = self.parameters["channel"]
+        if channel == "telephone":
+            return telephone(samples, sample_rate, self.parameters["law"])
+        if channel == "mp3":
+            return codec_round_trip(samples, sample_rate, "libmp3lame", self.parameters["mp3_kbps"])
+        if channel == "opus":
+            return codec_round_trip(samples, sample_rate, "libopus", self.parameters["opus_kbps"])
+        return samples
+
+
 class Augmenter:
     """Callable ``(signal (n_samples,) float32, sr) -> augmented float32 signal``; see `make_augmenter`.
+
+    The output has the input's length unless padding is on (longer) or ``keep_length`` is off.
 
     Each call draws fresh random parameters from a generator seeded by ``config.seed``; pass
     ``seed=`` to a call for an output that depends on that seed alone. The global ``random``
@@ -173,6 +481,12 @@ class Augmenter:
             transforms.append(Gain(min_gain_db=-c.gain_db, max_gain_db=c.gain_db, p=c.p))
         if c.noise > 0:
             transforms.append(PeakRelativeNoise(max_fraction=c.noise, p=c.p))
+        if c.snr > 0:
+            transforms.append(NoiseAtSnr(c.snr_db, c.noise_files, p=c.snr))
+        if c.pad > 0:
+            transforms.append(PadAround(c.pad_s, c.pad_dbfs, p=c.pad))
+        if c.telephone + c.mp3 + c.opus > 0:
+            transforms.append(Channel(c.telephone, c.mp3, c.opus, c.mp3_kbps, c.opus_kbps))
         self.transforms = transforms
         self._compose = Compose(transforms, p=1.0, shuffle=False) if transforms else None
         self.reseed(c.seed)
@@ -190,6 +504,8 @@ class Augmenter:
             return samples
         with _seeded_globals(call_seed):
             out = self._compose(samples, sr)
+        if self.config.recording_conditions:
+            out = np.clip(out, -1.0, 1.0)
         return np.ascontiguousarray(out, dtype=np.float32)
 
 
