@@ -13,7 +13,7 @@ from ser.errors import ModelError
 from ser.model_folder import load_model
 
 pytest.importorskip("onnx", reason="quantisation needs the onnx package (the train extra)")
-from ser.training.quantize import agreement, convolutions_as_matmul, quantize_model  # noqa: E402
+from ser.export.quantize import agreement, convolutions_as_matmul, quantize_model  # noqa: E402
 
 
 def test_convolutions_as_matmul_is_exact(tmp_path):
@@ -95,7 +95,7 @@ def test_bad_folders(tmp_path, tiny_model_dir):
 
 
 def test_cli(tiny_model_dir, tmp_path, capsys):
-    from ser.training.quantize import main
+    from ser.export.quantize import main
 
     assert main([str(tiny_model_dir), str(tmp_path / "q")]) == 0
     assert "wrote" in capsys.readouterr().err
@@ -108,7 +108,7 @@ def test_first_layers_attention_stays_float(tmp_path):
     import torch
 
     from ser.models.encoders import WhisperEncoder, WhisperEncoderConfig
-    from ser.training.default_model import PooledWhisper
+    from ser.export.onnx import PooledWhisper
 
     torch.manual_seed(0)
     config = WhisperEncoderConfig(d_model=16, n_layers=4, n_heads=2, ffn_dim=32)
@@ -117,7 +117,7 @@ def test_first_layers_attention_stays_float(tmp_path):
     from inference_helpers import _export
 
     _export(torch, pooled, path)
-    from ser.training.quantize import nodes_to_quantize
+    from ser.export.quantize import nodes_to_quantize
 
     model = convolutions_as_matmul(onnx.load(str(path)))
     chosen = nodes_to_quantize(model)
@@ -134,7 +134,7 @@ def _pooled_whisper(tmp_path, seed: int = 0):
 
     from inference_helpers import _export
     from ser.models.encoders import WhisperEncoder, WhisperEncoderConfig
-    from ser.training.default_model import PooledWhisper
+    from ser.export.onnx import PooledWhisper
 
     torch.manual_seed(seed)
     config = WhisperEncoderConfig(d_model=16, n_layers=4, n_heads=2, ffn_dim=32)
@@ -153,7 +153,7 @@ def test_smoothing_keeps_the_float_model_and_evens_out_the_activations(tmp_path)
     import onnxruntime as ort
     from onnx import numpy_helper
 
-    from ser.training.quantize import smooth_activations
+    from ser.export.quantize import smooth_activations
 
     path = _pooled_whisper(tmp_path)
     rng = np.random.default_rng(0)
@@ -188,7 +188,7 @@ def test_quantising_with_calibration(tiny_model_dir, tmp_path):
 def test_cli_with_calibration(tiny_model_dir, tmp_path, capsys):
     import soundfile as sf
 
-    from ser.training.quantize import main
+    from ser.export.quantize import main
 
     clips = tmp_path / "clips"
     clips.mkdir()

@@ -32,14 +32,14 @@ def _run(args) -> int:
     recipe = DefaultRecipe.from_yaml(args.config)
     output = Path(args.output)
     if args.no_quantize:
-        out = train_default(recipe, output)
+        out = train_default(recipe, output, log=print)
     else:
         import shutil
 
         from ser.training.default_model import build_manifest
-        from ser.training.quantize import calibration_clips, quantize_model
+        from ser.export.quantize import calibration_clips, quantize_model
 
-        float_dir = train_default(recipe, Path(args.float_output or f"runs/{output.name}-float"))
+        float_dir = train_default(recipe, Path(args.float_output or f"runs/{output.name}-float"), log=print)
         card = output / "MODEL_CARD.md"
         if card.is_file():  # quantize_model replaces OUTPUT with the float folder's files
             shutil.copy(card, float_dir / card.name)

@@ -1,9 +1,10 @@
 """Int8 quantisation of an exported ONNX model folder, for faster CPU inference.
 
-    from ser.training.quantize import quantize_model
+    from ser.export.quantize import quantize_model
     quantize_model("runs/float-model", "src/ser/pretrained/default", calibration=signals)  # folder in, folder out
 
-    python -m ser.training.quantize SRC_DIR DST_DIR --calibration clips/   # the same, from a shell
+    python -m ser.export.quantize SRC_DIR DST_DIR --calibration clips/   # the same, from a shell
+    (``python -m ser.training.quantize``, its former place, still works)
 
 onnxruntime's dynamic quantisation: the weights of the chosen matrix products become int8
 (symmetric, one scale per output column) and their inputs are quantised to uint8 on the fly at
@@ -35,20 +36,22 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import logging
 import os
 import re
 import shutil
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
 
 from ser.audio import AudioError
 from ser.errors import ModelError
-from ser.model_folder import CONFIG_NAME, read_config
+from ser.export.folder import staged_folder
+from ser.model_folder import CONFIG_NAME, read_config, write_config
+
+__all__ = ["QUANTIZED_OPS", "SMOOTHING_ALPHA", "agreement", "calibration_clips", "calibration_features",
+           "convolutions_as_matmul", "main", "nodes_to_quantize", "quantize_model", "smooth_activations"]
 
 QUANTIZED_OPS = ("MatMul", "Gemm")
 SMOOTHING_ALPHA = 0.65
@@ -110,10 +113,7 @@ def quantize_model(
         raise ModelError(f"{src}: the ONNX file {onnx_file} named in {CONFIG_NAME} is missing")
     source_bytes = src_model.read_bytes()
 
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".ser-quantize-", dir=dst.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; a model folder is package data that anyone reads
-    try:
+    with staged_folder(dst) as staging:
         model = onnx.load_from_string(source_bytes)
         for index, node in enumerate(model.graph.node):
             node.name = node.name or f"{node.op_type}_{index}"  # nodes are chosen by name
@@ -155,13 +155,7 @@ def quantize_model(
             "source_bytes": len(source_bytes),
             "onnxruntime": onnxruntime.__version__,
         }
-        (staging / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        if dst.exists():
-            shutil.rmtree(dst)
-        os.replace(staging, dst)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        write_config(staging, config)
     return dst
 
 
@@ -448,7 +442,7 @@ def calibration_clips(files: Sequence[str | os.PathLike], n: int = 96, seed: int
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ser.training.quantize", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ser.export.quantize", description=__doc__.split("\n\n")[0])
     parser.add_argument("src", help="float model folder")
     parser.add_argument("dst", help="folder to write (may be the source itself)")
     parser.add_argument("--full-range", action="store_true", help="8-bit weights (reduce_range=False): exact on VNNI CPUs only")

@@ -7,16 +7,16 @@
 The encoder is frozen, so each clip's pooled hidden states are computed once and cached; the head
 then trains in seconds. Its regularisation is chosen by cross-validation over speakers of the
 training data, and a temperature fitted on held-out speakers calibrates the probabilities. The
-result is exported as one ONNX graph (encoder, pooling, scaler and head) that predicts with
-numpy and onnxruntime only.
+result is exported by `ser.export.onnx` as a model folder that predicts with numpy and
+onnxruntime only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-import sys
 import zlib
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -31,9 +31,11 @@ from ser.evaluation.metrics import expected_calibration_error
 from ser.inference.backends import softmax
 from ser.labels import DEFAULT_MODEL_LABELS, to_default_labels
 from ser.manifest import Utterance
-from ser.model_folder import MODEL_FORMAT
+from ser.export.onnx import PooledWhisper, export_default
 
 # Every hidden state (embeddings and 4 layers) is cached; the recipe picks layers from it.
+logger = logging.getLogger(__name__)
+
 _CACHE_LAYERS = (0, 1, 2, 3, 4)
 _CACHE_KEY = "whisper-tiny-en-pooled-l01234-meanstd-v1"
 
@@ -90,50 +92,6 @@ class DefaultRecipe:
         if isinstance(copies, bool) or not isinstance(copies, int) or copies < 0:
             raise SerError(f"{path}: augmented_copies must be a whole number >= 0, not {copies!r}")
         return cls(**values)
-
-
-class PooledWhisper(nn.Module):
-    """Encoder + statistics pooling: log-mel ``[B, 80, T]`` -> ``[B, len(layers) * d * len(stats)]``.
-
-    All clips in a batch have the same length (the inference backend batches equal lengths), so
-    the pooling needs no mask.
-    """
-
-    def __init__(self, encoder: nn.Module, layers=(1, 2, 3, 4), stats=("mean", "std")):
-        super().__init__()
-        self.encoder = encoder
-        self.layers = tuple(layers)
-        self.stats = tuple(stats)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        states = self.encoder(features)[list(self.layers)]  # [L, B, T, D]
-        pooled = []
-        for stat in self.stats:
-            if stat == "mean":
-                pooled.append(states.mean(dim=2))
-            elif stat == "std":
-                pooled.append(states.std(dim=2, unbiased=False))
-            else:
-                raise ValueError(f"unknown pooling statistic {stat!r}")
-        # [L, B, D] per stat -> [B, stat, L, D] flattened, the layout `select_features` reads.
-        return torch.stack(pooled, dim=1).permute(2, 1, 0, 3).flatten(1)
-
-
-class DefaultModel(nn.Module):
-    """The exported graph: pooled encoder states, standardised, through a linear head."""
-
-    def __init__(self, pooled: PooledWhisper, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, bias: np.ndarray):
-        super().__init__()
-        self.pooled = pooled
-        # Folding the scaler into the linear layer: W ((x - m) / s) + b = (W / s) x + (b - W m / s).
-        weight = coef / scale[None, :]
-        self.head = nn.Linear(coef.shape[1], coef.shape[0])
-        with torch.no_grad():
-            self.head.weight.copy_(torch.from_numpy(weight.astype(np.float32)))
-            self.head.bias.copy_(torch.from_numpy((bias - weight @ mean).astype(np.float32)))
-
-    def forward(self, input_features: torch.Tensor) -> torch.Tensor:
-        return self.head(self.pooled(input_features))
 
 
 def build_manifest(recipe: DefaultRecipe) -> list[Utterance]:
@@ -391,7 +349,7 @@ def finetune_examples(states, y, index, keep):
     return Examples(x=x, y=y[index], rows=index, augmented=np.zeros(len(index), bool))
 
 
-def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=print) -> Path:
+def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=logger.info) -> Path:
     """Train the default model from scratch (resumable through the feature cache) and export it."""
     from sklearn.model_selection import GroupShuffleSplit
 
@@ -440,57 +398,3 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=print) 
     # numbers are not speaker-independent.
     training = {"corpora": sorted(recipe.corpora), "speakers": sorted(set(groups.tolist()))}
     return export_default(recipe, head, labels, temperature, metrics, Path(out_dir), training=training, model=finetuned)
-
-
-def export_default(recipe, head, labels, temperature, metrics, out_dir: Path, training=None, model=None) -> Path:
-    """Write ``model.onnx`` and ``ser_model.json`` into `out_dir` (aside, then renamed in place)."""
-    import shutil
-    import tempfile
-
-    from ser.models.encoders import load_whisper_encoder
-
-    if model is None:  # the frozen recipe: encoder, pooling and the fitted head in one graph
-        scaler, linear = head[0], head[-1]
-        pooled = PooledWhisper(load_whisper_encoder(recipe.encoder), recipe.layers, recipe.stats).eval()
-        model = DefaultModel(pooled, scaler.mean_, scaler.scale_, linear.coef_, linear.intercept_).eval()
-
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".ser-model-", dir=out_dir.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; a model folder is package data that anyone reads
-    try:
-        example = torch.zeros(1, 80, 300)
-        torch.onnx.export(
-            model, (example,), str(staging / "model.onnx"),
-            input_names=["input_features"], output_names=["logits"],
-            dynamic_axes={"input_features": {0: "batch", 2: "frames"}, "logits": {0: "batch"}},
-            opset_version=17, dynamo=False,
-        )
-        config = {
-            "format": MODEL_FORMAT,
-            "backend": "onnx",
-            "name": "ser-whisper-tiny-7",
-            "version": "0.1.0",
-            "labels": labels,
-            "sample_rate": 16000,
-            "frontend": {"kind": "whisper_logmel", "n_mels": 80},
-            "onnx": {"file": "model.onnx", "input": "input_features", "output": "logits"},
-            "temperature": round(float(temperature), 4),
-            "max_frames": 3000,
-            "min_samples": 1600,
-            "card": "MODEL_CARD.md",
-            "recipe": {k: v for k, v in asdict(recipe).items() if k not in ("datasets", "cache_dir", "encoder")},
-            "metrics": metrics,
-            "training": training or {},
-        }
-        (staging / "ser_model.json").write_text(json.dumps(config, indent=2) + "\n")
-        card = out_dir / "MODEL_CARD.md"
-        if card.is_file():
-            shutil.copy(card, staging / "MODEL_CARD.md")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    print(f"wrote {out_dir}", file=sys.stderr)
-    return out_dir

@@ -8,13 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from ser.export.onnx import DefaultModel, PooledWhisper, export_default
 from ser.models.encoders import WhisperEncoder, WhisperEncoderConfig
 from ser.training.default_model import (
-    DefaultModel,
     DefaultRecipe,
-    PooledWhisper,
     expected_calibration_error,
-    export_default,
     fit_temperature,
     make_head,
     select_features,

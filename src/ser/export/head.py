@@ -1,0 +1,85 @@
+"""The centred linear head of an adaptable model folder (``head.npz``), in numpy.
+
+    z = (e - centre - scaler_mean) / scaler_scale ;  logits = z @ coef.T + intercept
+
+``e`` is the graph's pooled embedding ``[n, D]``. With no context the centre is the training
+population's mean embedding; adapted to a speaker it is that speaker's mean embedding, shrunk
+toward the population mean (`speaker_centre`). The speaker's audio forms the centre, never its
+labels. The model-folder format (`ser.model_folder`) names this head ``"kind": "centred_linear"``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ser.errors import ModelError
+
+HEAD_KIND = "centred_linear"
+ADAPTATION_KIND = "speaker_centring"
+HEAD_ARRAYS = ("population_mean", "scaler_mean", "scaler_scale", "coef", "intercept")
+
+
+def speaker_centre(embeddings: np.ndarray, population_mean: np.ndarray, shrinkage: float) -> np.ndarray:
+    """``(sum of the n embeddings + k * population_mean) / (n + k)``: ``[n, D]`` -> ``[D]``.
+
+    With n = 0 it is the population mean; a single clip moves it a third of the way (k = 2), so a
+    small group has no cliff.
+    """
+    embeddings = np.asarray(embeddings, dtype=np.float64).reshape(-1, len(population_mean))
+    return (embeddings.sum(axis=0) + shrinkage * population_mean) / (len(embeddings) + shrinkage)
+
+
+@dataclass
+class CentredHead:
+    """Standardisation and a linear layer applied to centred embeddings (shapes: D inputs, C classes)."""
+
+    population_mean: np.ndarray  # [D]
+    scaler_mean: np.ndarray  # [D]
+    scaler_scale: np.ndarray  # [D]
+    coef: np.ndarray  # [C, D]
+    intercept: np.ndarray  # [C]
+
+    @classmethod
+    def from_pipeline(cls, pipeline, population_mean: np.ndarray) -> "CentredHead":
+        """From a fitted scikit-learn ``StandardScaler -> LogisticRegression`` pipeline."""
+        scaler, linear = pipeline[0], pipeline[-1]
+        return cls(np.asarray(population_mean, np.float64), scaler.mean_, scaler.scale_, linear.coef_, linear.intercept_)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "CentredHead":
+        """Read ``head.npz``; `ModelError` names the file and the missing or misshapen array."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: np.asarray(data[name], np.float64) for name in HEAD_ARRAYS if name in data}
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{path}: cannot read the head ({exc})") from None
+        missing = [name for name in HEAD_ARRAYS if name not in arrays]
+        if missing:
+            raise ModelError(f"{path}: missing array(s) {', '.join(missing)}")
+        head = cls(**arrays)
+        dim = head.coef.shape[-1] if head.coef.ndim == 2 else -1
+        for name in ("population_mean", "scaler_mean", "scaler_scale"):
+            if getattr(head, name).shape != (dim,):
+                raise ModelError(f"{path}: {name} has shape {getattr(head, name).shape}, expected ({dim},) like coef's columns")
+        if head.intercept.shape != (head.coef.shape[0],):
+            raise ModelError(f"{path}: intercept has shape {head.intercept.shape}, expected ({head.coef.shape[0]},)")
+        return head
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``head.npz`` (float32 arrays) atomically."""
+        from ser.files import atomic_write
+
+        with atomic_write(path, "wb", encoding=None) as handle:
+            np.savez(handle, **{name: np.asarray(getattr(self, name), np.float32) for name in HEAD_ARRAYS})
+        return Path(path)
+
+    def logits(self, embeddings: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
+        """``[n, D]`` embeddings -> ``[n, C]`` logits; `centre` ``[D]`` defaults to the population mean."""
+        centre = self.population_mean if centre is None else centre
+        z = (np.asarray(embeddings, np.float64) - centre - self.scaler_mean) / self.scaler_scale
+        return z @ self.coef.T + self.intercept
