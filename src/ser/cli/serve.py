@@ -35,6 +35,10 @@ def register(subparsers) -> None:
     serve.add_argument("--max-upload-mb", type=_positive_float, default=None, metavar="MB", help="largest upload (default $SER_MAX_UPLOAD_MB or 25)")
     serve.add_argument("--max-duration", type=_positive_float, default=None, metavar="SECONDS", help="longest audio per upload (default $SER_MAX_DURATION or 600)")
     serve.add_argument("--max-streams", type=_positive_int, default=None, metavar="N", help="live WebSocket streams at once (default 8)")
+    serve.add_argument(
+        "--max-per-client", type=_positive_int, default=None, metavar="N",
+        help="connections one client address may hold at once, HTTP and WebSocket (default 16; 429 beyond)",
+    )
     serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"), help="uvicorn's log level")
     serve.set_defaults(func=run_serve)
 
@@ -53,6 +57,7 @@ def build_app(args: argparse.Namespace):
         max_upload_bytes=None if args.max_upload_mb is None else int(args.max_upload_mb * 2**20),
         max_duration_s=args.max_duration,
         max_streams=args.max_streams,
+        max_connections_per_client=args.max_per_client,
     )
     options = {} if args.threads is None else {"threads": args.threads}
     recognizer = Recognizer.from_pretrained(args.model, max_duration=config.max_duration_s, **options)
@@ -61,11 +66,10 @@ def build_app(args: argparse.Namespace):
 
 def run_serve(args: argparse.Namespace) -> int:
     app = build_app(args)
-    import uvicorn
+    from ser.serve import server
 
-    config = app.state.config
-    # A WebSocket message may be a little over the audio limit before the app refuses it with a clear error.
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws_max_size=config.max_message_bytes + 2**16)
+    # uvicorn with the per-connection guards (header deadline, connections per client, JSON errors).
+    server.serve(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 

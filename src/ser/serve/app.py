@@ -5,12 +5,16 @@
     GET  /v1/health           liveness, load and limits
     GET  /v1/model            the model's labels, version and model-card metrics
     WS   /v1/stream           live PCM chunks in, one prediction per hop out
+    GET  /v1/examples         the example clips the page offers (``/examples/NAME`` serves each)
+    GET  /model-card          the model card of the loaded model (Markdown)
     GET  /                    the web page (static/, no external resources)
-    GET  /openapi.json        the OpenAPI schema (``/docs`` renders it)
+    GET  /openapi.json        the OpenAPI schema; ``/docs`` renders it with Swagger UI served
+                              from this server (the fastapi-offline package's copy), no CDN
 
 The model is loaded once and shared by every request. Every refusal is a JSON `ErrorBody`
 with a 4xx status (503 when the queue is full), never a 500: see `ser.serve.uploads` for the
-upload rules and `ser.serve.work` for how concurrent work is bounded. ``docs/serve.md`` has the
+upload rules, `ser.serve.work` for how concurrent work is bounded (live streams first) and
+`ser.serve.server` for the per-connection guards of ``ser serve``. ``docs/serve.md`` has the
 WebSocket protocol.
 """
 
@@ -22,29 +26,33 @@ import logging
 import os
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ser.audio import SAMPLE_RATE, AudioError, load
+from ser.audio import MAX_PEAK, SAMPLE_RATE, AudioError, load
 from ser.inference.recognizer import Recognizer
-from ser.inference.timeline import build_timeline, speech_regions
-from ser.serve.schemas import ErrorBody, HealthBody, LimitsBody, ModelBody, PredictionBody, StreamParams
+from ser.inference.timeline import speech_regions
+from ser.serve.schemas import ErrorBody, ExampleBody, HealthBody, LimitsBody, ModelBody, PredictionBody, StreamParams
 from ser.serve.uploads import ApiError, audio_error, read_upload
-from ser.serve.work import WorkQueue
+from ser.serve.work import WorkQueue, lower_priority
 
 log = logging.getLogger("ser.serve")
 
 STATIC_DIR = Path(__file__).parent / "static"
+EXAMPLE_SUFFIXES = (".flac", ".wav", ".mp3", ".ogg", ".opus", ".m4a", ".webm")
+# RAVDESS file names (03-01-EE-...) say the acted emotion (see examples/README.md).
+_RAVDESS_EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry", "06": "fearful", "07": "disgust", "08": "surprised"}
 NO_SPEECH = "no speech detected; the label is a guess"
 # Keys of ser_model.json that describe how to run the model rather than the model itself.
 _TECHNICAL_KEYS = {"format", "backend", "frontend", "onnx", "labels", "sample_rate", "temperature", "max_frames", "min_samples"}
@@ -64,9 +72,18 @@ class ServeConfig:
     max_streams : live WebSocket streams at once.
     max_stream_s : longest audio one stream may send, in seconds.
     max_message_bytes : largest WebSocket audio message.
-    upload_timeout_s : longest time to receive one upload (408 beyond), so that clients sending
-        slowly cannot hold the admitted places for ever.
-    stream_idle_s : a live stream that sends nothing for this long is closed, for the same reason.
+    upload_timeout_s : longest time to receive one upload (408 beyond).
+    upload_idle_s : longest pause while receiving an upload (408 beyond).
+    header_timeout_s : longest time for a connection to send a request's headers (408 beyond;
+        enforced by `ser.serve.server`, i.e. under ``ser serve``).
+    max_connections_per_client : connections one client address may hold at once, HTTP and
+        WebSocket together (429 beyond; `ser.serve.server`).
+    stream_idle_s : a live stream is closed as idle when it falls this many seconds of wall
+        time behind on audio: audio received extends its deadline by its own duration, never
+        past this many seconds from now; so a stream must keep sending audio about as fast as
+        it plays, and a few bytes now and then do not keep it open.
+    live_workers : threads predicting the live streams' windows (never shared with uploads).
+    examples_dir : a folder of example clips the page offers (None: none).
     """
 
     max_upload_bytes: int = 25 * 2**20
@@ -77,7 +94,12 @@ class ServeConfig:
     max_stream_s: float = 3600.0
     max_message_bytes: int = 2**20
     upload_timeout_s: float = 120.0
+    upload_idle_s: float = 30.0
+    header_timeout_s: float = 10.0
+    max_connections_per_client: int = 16
     stream_idle_s: float = 60.0
+    live_workers: int = 2
+    examples_dir: Optional[Path] = field(default_factory=lambda: _repository_examples())
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "ServeConfig":
@@ -105,8 +127,11 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
     if recognizer is None:
         model = model or os.environ.get("SER_MODEL") or None
         recognizer = Recognizer.from_pretrained(model, max_duration=config.max_duration_s)
-    work = WorkQueue(config.workers, config.max_pending)
+    uploads = _low_priority_copy(recognizer)
+    work = WorkQueue(config.workers, config.max_pending, config.live_workers)
     model_body = _model_body(recognizer)
+    card = _model_card(recognizer)
+    examples = _examples(config.examples_dir)
     started = time.monotonic()
     live = {"streams": 0}
 
@@ -120,6 +145,8 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
         version=__version__,
         description="Predict the emotion of speech: upload a clip, get its emotion (and over time), or stream live audio.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.recognizer, app.state.config, app.state.work = recognizer, config, work
     errors = {status: {"model": ErrorBody} for status in (400, 408, 413, 415, 422, 503)}
@@ -162,13 +189,11 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
     ) -> dict:
         """Send the audio as a multipart form (file field ``file``) or as the raw request body, in any
         format ``ser.audio.load`` reads (WAV, FLAC, MP3, Ogg/Opus, M4A, WebM...)."""
+        # Received whole before it takes a place: a slow client holds a connection, never a place.
+        upload = await read_upload(request, config.max_upload_bytes, timeout_s=config.upload_timeout_s, idle_s=config.upload_idle_s)
         async with work.admit():
-            try:
-                upload = await asyncio.wait_for(read_upload(request, config.max_upload_bytes), config.upload_timeout_s)
-            except asyncio.TimeoutError:
-                raise ApiError(408, "upload_timeout", f"the upload was not received within {config.upload_timeout_s:g} s") from None
             options = {"timeline": timeline, "vad": vad, "window": window, "hop": hop}
-            return await work.run(_predict_upload, recognizer, upload.data, upload.name, config.max_duration_s, options)
+            return await work.run(_predict_upload, uploads, upload.data, upload.name, config.max_duration_s, options)
 
     @app.get("/v1/health", response_model=HealthBody, summary="Liveness, current load and the limits")
     async def health() -> HealthBody:
@@ -187,12 +212,32 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
                 max_stream_s=config.max_stream_s,
                 max_message_bytes=config.max_message_bytes,
                 upload_timeout_s=config.upload_timeout_s,
+                upload_idle_s=config.upload_idle_s,
+                header_timeout_s=config.header_timeout_s,
+                max_connections_per_client=config.max_connections_per_client,
+                stream_idle_s=config.stream_idle_s,
             ),
         )
 
     @app.get("/v1/model", response_model=ModelBody, summary="The model: labels, version, model-card metrics")
     async def model_info() -> ModelBody:
         return model_body
+
+    @app.get("/v1/examples", response_model=list[ExampleBody], summary="The example clips the page offers")
+    async def example_list() -> list[ExampleBody]:
+        return [body for body, _ in examples.values()]
+
+    @app.get("/examples/{name}", include_in_schema=False)
+    async def example_file(name: str) -> FileResponse:
+        if name not in examples:
+            raise ApiError(404, "not_found", f"no example clip named {name!r}")
+        return FileResponse(examples[name][1])
+
+    @app.get("/model-card", include_in_schema=False)
+    async def model_card() -> PlainTextResponse:
+        if card is None:
+            raise ApiError(404, "not_found", f"the model {model_body.name} has no model card")
+        return PlainTextResponse(card, media_type="text/markdown; charset=utf-8")
 
     @app.websocket("/v1/stream")
     async def stream(websocket: WebSocket) -> None:
@@ -214,7 +259,31 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _add_offline_docs(app)
     return app
+
+
+def _add_offline_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the assets the fastapi-offline package ships, so it works offline."""
+    try:
+        import fastapi_offline
+    except ImportError:
+        log.warning("/docs is off: the fastapi-offline package (in the serve extra) is not installed")
+        return
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title}: API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon.png",
+            # No validator badge: it would send the schema to validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
@@ -233,6 +302,69 @@ _REQUEST_BODY = {
 def _error_response(status: int, code: str, message: str, *, headers=None, detail=None) -> JSONResponse:
     body = ErrorBody(error=code, message=message, detail=detail).model_dump(exclude_none=True)
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _repository_examples() -> Path | None:
+    """examples/ of a source checkout (``pip install -e``), where the page's example clips come from."""
+    folder = Path(__file__).resolve().parents[3] / "examples"
+    return folder if folder.is_dir() else None
+
+
+def _examples(folder: Path | None) -> dict[str, tuple[ExampleBody, Path]]:
+    """The audio files of `folder` by name, with what the page shows of each."""
+    found: dict[str, tuple[ExampleBody, Path]] = {}
+    for path in sorted(folder.iterdir()) if folder is not None and folder.is_dir() else []:
+        if path.suffix.lower() not in EXAMPLE_SUFFIXES or not path.is_file():
+            continue
+        parts = path.stem.split("-")
+        emotion = _RAVDESS_EMOTIONS.get(parts[2]) if len(parts) == 7 and parts[0] == "03" else None
+        found[path.name] = (ExampleBody(name=path.name, url=f"/examples/{path.name}", acted_emotion=emotion), path)
+    return found
+
+
+def _model_card(recognizer: Recognizer) -> str | None:
+    """The text of the model's card (the ``card`` file named in its ``ser_model.json``), if any."""
+    backend = recognizer.backend
+    name = (getattr(backend, "config", None) or {}).get("card")
+    directory = getattr(backend, "directory", None)
+    if not name or directory is None:
+        return None
+    try:
+        return (Path(directory) / str(name)).read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _low_priority_copy(recognizer: Recognizer) -> Recognizer:
+    """The recognizer for uploads: the same model loaded again from a low-priority thread, so that
+    onnxruntime's threads for it inherit the low priority and live streams (on the original) come
+    first. A model that cannot be reloaded (no folder) is shared as it is."""
+    import copy
+    import threading
+
+    backend = recognizer.backend
+    directory = getattr(backend, "directory", None)
+    if directory is None or not hasattr(backend, "threads"):
+        return recognizer
+    from ser.model_folder import load_model
+
+    loaded: list = []
+
+    def load() -> None:
+        lower_priority()
+        try:
+            loaded.append(load_model(directory, threads=backend.threads))
+        except Exception as exc:  # the same folder loaded a moment ago; should it fail now, share the model
+            log.warning("cannot load a second copy of %s for uploads (%s); uploads share the live model", directory, exc)
+
+    thread = threading.Thread(target=load, name="ser-upload-load")
+    thread.start()
+    thread.join()
+    if not loaded:
+        return recognizer
+    copied = copy.copy(recognizer)
+    copied.backend = loaded[0]
+    return copied
 
 
 def _model_body(recognizer: Recognizer) -> ModelBody:
@@ -258,18 +390,20 @@ def _predict_upload(recognizer: Recognizer, data: bytes, name: str, max_duration
     except Exception as exc:  # a decoder failing in a way ser.audio does not know yet: still the input's fault
         log.exception("decoder error on %s", name)
         raise ApiError(422, "corrupt_audio", f"{name}: the audio cannot be decoded ({type(exc).__name__}: {exc})") from None
+    del data
     # ser.audio refuses samples far past full scale and audio that resamples to nothing; this is
     # the last guard, for whatever else could make the model's scores overflow.
-    prediction = recognizer.predict_signals([signal])[0]
+    try:
+        prediction = recognizer(signal, sr=SAMPLE_RATE)
+    except AudioError as exc:
+        raise audio_error(exc) from None
     if not np.isfinite(list(prediction.scores.values())).all():
         raise ApiError(422, "invalid_samples", f"{name}: the model cannot score these samples (its scores are not finite)")
     body = prediction.to_dict()
-    if not speech_regions(signal):
+    if not hasattr(prediction, "speech_s") and not speech_regions(signal):
         body["warning"] = NO_SPEECH
     if options["timeline"]:
-        timeline = build_timeline(
-            recognizer.backend, signal, window=options["window"], hop=options["hop"], vad=options["vad"]
-        ).to_dict()
+        timeline = recognizer.timeline(signal, sr=SAMPLE_RATE, window=options["window"], hop=options["hop"], vad=options["vad"]).to_dict()
         body["segments"], body["summary"] = timeline["segments"], timeline["summary"]
     return body
 
@@ -291,7 +425,7 @@ async def _serve_stream(websocket: WebSocket, recognizer: Recognizer, work: Work
         await _ws_error(websocket, WS_POLICY, "invalid_parameter", f"invalid stream parameters ({where})")
         return
     stream = recognizer.stream(sr=params.sample_rate, window=params.window, hop=params.hop)
-    width = 2 if params.format == "int16" else 4
+    samples = _PcmDecoder(params.format)
     received_s = 0.0
     await websocket.send_json(
         {
@@ -304,11 +438,23 @@ async def _serve_stream(websocket: WebSocket, recognizer: Recognizer, work: Work
             "max_stream_s": config.max_stream_s,
         }
     )
+    now = time.monotonic()
+    closes_at = now + config.max_stream_s  # wall time, whatever the audio
+    idle_at = now + config.stream_idle_s
     while True:
+        now = time.monotonic()
+        if now >= closes_at:
+            await _ws_error(websocket, WS_POLICY, "stream_too_long", f"the stream passed the limit of {config.max_stream_s:g} s")
+            return
         try:
-            message = await asyncio.wait_for(websocket.receive(), config.stream_idle_s)
+            message = await asyncio.wait_for(websocket.receive(), max(0.0, min(idle_at, closes_at) - now))
         except asyncio.TimeoutError:
-            await _ws_error(websocket, WS_POLICY, "idle", f"no audio for {config.stream_idle_s:g} s: closing the stream")
+            if time.monotonic() < idle_at:
+                continue  # the wall-time limit: said at the top of the loop
+            await _ws_error(
+                websocket, WS_POLICY, "idle",
+                f"too little audio: the stream fell {config.stream_idle_s:g} s behind real time; closing it",
+            )
             return
         if message["type"] == "websocket.disconnect":
             return
@@ -317,19 +463,27 @@ async def _serve_stream(websocket: WebSocket, recognizer: Recognizer, work: Work
             if len(data) > config.max_message_bytes:
                 await _ws_error(websocket, WS_TOO_BIG, "message_too_large", f"an audio message of {len(data)} bytes is more than the limit of {config.max_message_bytes}")
                 return
-            received_s += len(data) / width / params.sample_rate
+            try:
+                chunk = samples.decode(data)
+            except ValueError as exc:
+                await _ws_error(websocket, WS_BAD_DATA, "invalid_samples", f"the audio message cannot be used: {exc}")
+                return
+            seconds = chunk.shape[0] / params.sample_rate
+            received_s += seconds
             if received_s > config.max_stream_s:
                 await _ws_error(websocket, WS_POLICY, "stream_too_long", f"the stream passed the limit of {config.max_stream_s:g} s of audio")
                 return
+            # Audio buys its own duration of wall time, up to the idle limit from now.
+            idle_at = min(max(idle_at, time.monotonic()) + seconds, time.monotonic() + config.stream_idle_s)
             try:
-                updates = await work.run(stream.feed, data, params.format)
+                updates = await work.run_live(stream.feed, chunk)
             except ValueError as exc:
                 await _ws_error(websocket, WS_BAD_DATA, "invalid_samples", f"the audio message cannot be used: {exc}")
                 return
             if not await _send_updates(websocket, updates):
                 return
         elif _message_type(text) == "end":
-            if not await _send_updates(websocket, await work.run(stream.flush)):
+            if not await _send_updates(websocket, await work.run_live(stream.flush)):
                 return
             await websocket.send_json({"type": "end", "duration_s": round(stream.time_s, 3)})
             await websocket.close(WS_NORMAL)
@@ -340,6 +494,32 @@ async def _serve_stream(websocket: WebSocket, recognizer: Recognizer, work: Work
                 'expected binary PCM messages or the text message {"type": "end"}, got ' + repr((text or "")[:80]),
             )
             return
+
+
+class _PcmDecoder:
+    """Little-endian PCM bytes of one format -> samples, checked as an upload's are.
+
+    A message may end inside a sample; its bytes wait for the next message.
+    """
+
+    def __init__(self, format: str):
+        self.dtype = np.dtype("<i2" if format == "int16" else "<f4")
+        self._pending = b""
+
+    def decode(self, data: bytes) -> np.ndarray:
+        """The whole samples of `pending + data` (int16 or float32); ValueError for NaN, infinite
+        or far out-of-range float samples (beyond ±`ser.audio.MAX_PEAK`, as REST refuses them)."""
+        data = self._pending + data
+        usable = len(data) - len(data) % self.dtype.itemsize
+        self._pending = data[usable:]
+        samples = np.frombuffer(data[:usable], dtype=self.dtype)
+        if self.dtype.kind == "f" and samples.size:
+            if not np.isfinite(samples).all():
+                raise ValueError("it holds NaN or infinite samples")
+            peak = float(np.abs(samples).max())
+            if peak > MAX_PEAK:
+                raise ValueError(f"float32 samples must lie in [-1, 1]; this message reaches {peak:.3g}, far beyond full scale")
+        return samples.astype(np.int16 if self.dtype.kind == "i" else np.float32)
 
 
 async def _send_updates(websocket: WebSocket, updates: list) -> bool:

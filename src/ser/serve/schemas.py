@@ -59,6 +59,10 @@ class LimitsBody(BaseModel):
     max_stream_s: float
     max_message_bytes: int = Field(description="largest WebSocket audio message")
     upload_timeout_s: float = Field(description="longest time to receive one upload; 408 beyond")
+    upload_idle_s: float = Field(description="longest pause while receiving an upload; 408 beyond")
+    header_timeout_s: float = Field(description="longest time to send a request's headers (ser serve); 408 beyond")
+    max_connections_per_client: int = Field(description="connections one client address may hold (ser serve); 429 beyond")
+    stream_idle_s: float = Field(description="a live stream this many seconds of wall time behind on audio is closed")
 
 
 class HealthBody(BaseModel):
@@ -85,6 +89,14 @@ class ModelBody(BaseModel):
     details: dict[str, Any] = Field(
         default_factory=dict, description="the other descriptive fields of ser_model.json (model card file, training recipe...)"
     )
+
+
+class ExampleBody(BaseModel):
+    """An example clip the page offers (from the server's examples folder)."""
+
+    name: str = Field(examples=["03-01-05-02-01-01-04.flac"])
+    url: str = Field(description="where to fetch it from this server", examples=["/examples/03-01-05-02-01-01-04.flac"])
+    acted_emotion: Optional[str] = Field(None, description="the emotion the actor played, from a RAVDESS file name", examples=["angry"])
 
 
 class StreamParams(BaseModel):

@@ -8,11 +8,12 @@ soon as it passes the size limit, so a huge upload never sits in memory whole; a
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import AsyncIterator
 
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.formparsers import MultiPartException, MultiPartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from ser.audio import (
@@ -72,12 +73,23 @@ class Upload:
     name: str
 
 
-async def read_upload(request: Request, max_bytes: int) -> Upload:
-    """The audio of `request`, read within `max_bytes` (multipart or raw body).
+async def read_upload(request: Request, max_bytes: int, *, timeout_s: float, idle_s: float) -> Upload:
+    """The audio of `request`, read within `max_bytes` (multipart or raw body) and in time.
 
-    Raises `ApiError`: 413 past the limit, 415 for a content type that is neither multipart
-    nor audio, 400 for an empty body, a form without a file or a malformed form or header.
+    The whole body must arrive within `timeout_s` seconds, and no pause between its pieces may
+    last `idle_s` seconds, so that a client sending a few bytes now and then cannot keep a
+    connection (and the memory of a partial upload) for long. Raises `ApiError`: 408 past
+    either time limit, 413 past the size limit, 415 for a content type that is neither
+    multipart nor audio, 400 for an empty body, a form without a file, a form cut off before
+    its closing boundary, or a malformed form or header.
     """
+    try:
+        return await asyncio.wait_for(_read(request, max_bytes, idle_s), timeout_s)
+    except asyncio.TimeoutError:
+        raise ApiError(408, "upload_timeout", f"the upload was not received within {timeout_s:g} s") from None
+
+
+async def _read(request: Request, max_bytes: int, idle_s: float) -> Upload:
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     multipart = media_type == "multipart/form-data"
@@ -90,7 +102,7 @@ async def read_upload(request: Request, max_bytes: int) -> Upload:
         )
     limit = max_bytes + (MULTIPART_OVERHEAD if multipart else 0)
     _check_declared_length(request, limit, max_bytes)
-    body = _limited(request, limit, max_bytes)
+    body = _limited(request, limit, max_bytes, idle_s)
     if multipart:
         return await _read_form(request, body)
     data = bytearray()
@@ -111,10 +123,17 @@ def _check_declared_length(request: Request, limit: int, max_bytes: int) -> None
         raise _too_large(max_bytes, f"declares {int(declared)} bytes")
 
 
-async def _limited(request: Request, limit: int, max_bytes: int) -> AsyncIterator[bytes]:
+async def _limited(request: Request, limit: int, max_bytes: int, idle_s: float) -> AsyncIterator[bytes]:
     total = 0
+    chunks = request.stream().__aiter__()
     try:
-        async for chunk in request.stream():
+        while True:
+            try:
+                chunk = await asyncio.wait_for(chunks.__anext__(), idle_s)
+            except StopAsyncIteration:
+                return
+            except asyncio.TimeoutError:
+                raise ApiError(408, "upload_timeout", f"the upload stalled: nothing arrived for {idle_s:g} s") from None
             total += len(chunk)
             if total > limit:
                 raise _too_large(max_bytes, f"passed {limit} bytes")
@@ -123,13 +142,39 @@ async def _limited(request: Request, limit: int, max_bytes: int) -> AsyncIterato
         raise ApiError(400, "client_disconnect", "the client disconnected before the upload was complete") from None
 
 
+class _ClosingSeen:
+    """Passes a multipart body through and notes whether its closing delimiter (``--boundary--``) went by."""
+
+    def __init__(self, body: AsyncIterator[bytes], boundary: bytes):
+        self.body = body
+        self.delimiter = b"--" + boundary + b"--"
+        self.seen = False
+        self._tail = b""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.body:
+            # The delimiter may straddle two chunks: look in the end of the last one too.
+            if not self.seen and self.delimiter in self._tail + chunk:
+                self.seen = True
+            self._tail = chunk[-len(self.delimiter) :]
+            yield chunk
+
+
 async def _read_form(request: Request, body: AsyncIterator[bytes]) -> Upload:
-    parser = MultiPartParser(request.headers, body, max_files=1, max_fields=16)
+    _, options = parse_options_header(request.headers.get("content-type", ""))
+    watched = _ClosingSeen(body, options.get(b"boundary", b""))
+    parser = MultiPartParser(request.headers, watched.__aiter__(), max_files=1, max_fields=16)
     try:
         form = await parser.parse()
     except MultiPartException as exc:
         raise ApiError(400, "bad_multipart", f"the multipart form cannot be parsed ({exc.message})") from None
     try:
+        if not watched.seen:
+            raise ApiError(
+                400,
+                "truncated_multipart",
+                "the multipart form ends before its closing boundary: the upload was cut off (or the form is malformed)",
+            )
         field = form.get(FILE_FIELD)
         if not isinstance(field, UploadFile):
             # Accept a single file sent under another field name.
