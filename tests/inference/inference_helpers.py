@@ -67,11 +67,37 @@ def _export(torch, model, path: Path) -> None:
     )
 
 
-def speechlike(seconds: float, seed: int = 0, level: float = 0.3) -> np.ndarray:
-    """Amplitude-modulated harmonic noise: energy that varies like syllables, float32 at 16 kHz."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SR)) / SR
-    f0 = 120 + 30 * np.sin(2 * np.pi * 0.7 * t)
-    voice = sum(np.sin(2 * np.pi * k * np.cumsum(f0) / SR) / k for k in range(1, 6))
-    envelope = 0.55 + 0.45 * np.sin(2 * np.pi * 4 * t)
-    return (level * envelope * (voice / 3 + 0.05 * rng.standard_normal(t.shape[0]))).astype(np.float32)
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+_VOICED: list[np.ndarray] = []
+
+
+def _voiced_stretches() -> list[np.ndarray]:
+    """The clearly voiced parts of each example clip (speech probability >= 0.8), one array per clip."""
+    if not _VOICED:
+        from ser.audio import load
+        from ser.inference.vad import SpeechDetector, VadOptions
+
+        detector = SpeechDetector.from_pretrained()
+        for path in sorted(EXAMPLES.glob("*.flac")):
+            clip = load(path)
+            regions = detector.regions(clip, VadOptions(threshold=0.8, min_silence=0.05, min_speech=0.1, pad=0.0))
+            _VOICED.append(np.concatenate([clip[int(a * SR) : int(b * SR)] for a, b in regions]))
+    return _VOICED
+
+
+def real_speech(seconds: float, seed: int = 0, level: float | None = None) -> np.ndarray:
+    """`seconds` of real speech (the example clips' voiced parts, from clip `seed` on), float32 at 16 kHz.
+
+    The speech detector must find speech in these (synthetic tones it rightly does not take for
+    a voice). `level` rescales the peak.
+    """
+    stretches = _voiced_stretches()
+    parts, total, k = [], 0, seed
+    while total < seconds * SR:
+        parts.append(stretches[k % len(stretches)])
+        total += parts[-1].shape[0]
+        k += 1
+    out = np.concatenate(parts)[: int(seconds * SR)]
+    if level is not None:
+        out = out * (level / max(float(np.abs(out).max()), 1e-9))
+    return out.astype(np.float32)

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from inference_helpers import LABELS, export_tiny, speechlike, write_config
+from inference_helpers import LABELS, export_tiny, real_speech, write_config
 from ser.errors import ModelError
 from ser.features.logmel import log_mel_spectrogram
 from ser.inference.backends import OnnxBackend, softmax, split_evenly
@@ -19,14 +19,14 @@ def test_loads_contract_model(tiny_model_dir):
     backend = load_model(tiny_model_dir)
     assert isinstance(backend, OnnxBackend)
     assert backend.labels == LABELS
-    probs = backend.predict_proba([speechlike(1.0), speechlike(2.5, seed=1)])
+    probs = backend.predict_proba([real_speech(1.0), real_speech(2.5, seed=1)])
     assert probs.shape == (2, len(LABELS)) and probs.dtype == np.float32
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_matches_direct_onnx_run(tiny_model_dir):
     backend = load_model(tiny_model_dir)
-    signal = speechlike(1.3, seed=2)
+    signal = real_speech(1.3, seed=2)
     logits = backend.session.run(None, {"input_features": log_mel_spectrogram(signal)[None]})[0]
     np.testing.assert_allclose(backend.predict_proba([signal])[0], softmax(logits)[0], atol=1e-6)
 
@@ -86,7 +86,7 @@ def test_symbolic_class_axis_is_checked(tmp_path):
 
 def test_short_signal_is_padded(tiny_model_dir):
     backend = load_model(tiny_model_dir)
-    short = speechlike(0.01)
+    short = real_speech(0.01)
     padded = np.pad(short, (0, 1600 - short.shape[0]))
     np.testing.assert_allclose(backend.predict_proba([short]), backend.predict_proba([padded]), atol=1e-6)
     assert np.isfinite(backend.predict_proba([np.zeros(1, np.float32)])).all()
@@ -95,7 +95,7 @@ def test_short_signal_is_padded(tiny_model_dir):
 def test_long_signal_is_windowed_and_averaged(model_copy):
     write_config(model_copy, max_frames=100)  # windows of at most 1 s
     backend = load_model(model_copy)
-    signal = speechlike(2.5, seed=3)
+    signal = real_speech(2.5, seed=3)
     spans = split_evenly(signal.shape[0], 16000)
     assert [b - a for a, b in spans] == [13333, 13334, 13333]
     parts = backend.predict_proba([signal[a:b] for a, b in spans])
@@ -105,15 +105,15 @@ def test_long_signal_is_windowed_and_averaged(model_copy):
 
 
 def test_batching_does_not_change_results(tiny_model_dir):
-    backend = load_model(tiny_model_dir, batch_size=3)
-    signals = [speechlike(d, seed=i) for i, d in enumerate([1.0, 0.5, 1.0, 1.0, 2.0, 0.5, 1.0, 1.0])]
+    backend = load_model(tiny_model_dir)
+    signals = [real_speech(d, seed=i) for i, d in enumerate([1.0, 0.5, 1.0, 1.0, 2.0, 0.5, 1.0, 1.0])]
     together = backend.predict_proba(signals)
     alone = np.vstack([backend.predict_proba([s]) for s in signals])
     np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
 def test_temperature(model_copy, tiny_model_dir):
-    signal = speechlike(1.0)
+    signal = real_speech(1.0)
     base = load_model(tiny_model_dir).predict_proba([signal])[0]
     write_config(model_copy, temperature=2.0)
     soft = load_model(model_copy).predict_proba([signal])[0]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from inference_helpers import LABELS, speechlike
+from inference_helpers import LABELS, real_speech
 from ser.audio import AudioTooLongError, EmptyAudioError, InvalidSamplesError, NoSamplesError, NotAudioError
 from ser.errors import ModelError
 from ser.inference import recognizer as recognizer_module
@@ -18,7 +18,7 @@ from ser.inference.recognizer import Prediction, Recognizer
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     path = tmp_path_factory.mktemp("clip") / "clip.wav"
-    sf.write(path, speechlike(1.5), 16000, subtype="FLOAT")
+    sf.write(path, real_speech(1.5), 16000, subtype="FLOAT")
     return path
 
 
@@ -48,13 +48,14 @@ def test_prediction_api(recognizer, clip):
     assert [p for _, p in top] == sorted((p for _, p in top), reverse=True)
     assert len(prediction.top(100)) == len(LABELS)
     as_dict = prediction.to_dict()
-    assert set(as_dict) == {"label", "confidence", "scores", "duration_s"}
+    assert set(as_dict) == {"label", "confidence", "scores", "duration_s", "speech_s", "warnings"}
+    assert 0 < as_dict["speech_s"] <= as_dict["duration_s"]
     with pytest.raises(AttributeError):
         prediction.label = "x"  # frozen
 
 
 def test_arrays_of_other_types_rates_and_layouts(recognizer):
-    signal = speechlike(1.0)
+    signal = real_speech(1.0)
     reference = recognizer(signal, sr=16000)
     int16 = np.round(signal * 32767).astype(np.int16)
     assert recognizer(int16, sr=16000).label == reference.label
@@ -102,11 +103,11 @@ def test_bad_files(recognizer, tmp_path):
 
 def test_max_duration(tiny_model_dir, tmp_path):
     limited = Recognizer.from_pretrained(tiny_model_dir, max_duration=1.0)
-    sf.write(tmp_path / "long.wav", speechlike(2.0), 16000)
+    sf.write(tmp_path / "long.wav", real_speech(2.0), 16000)
     with pytest.raises(AudioTooLongError, match="longer than the limit of 1 s"):
         limited(tmp_path / "long.wav")
     with pytest.raises(AudioTooLongError):
-        limited(speechlike(2.0), sr=16000)
+        limited(real_speech(2.0), sr=16000)
 
 
 def test_predict_batch(recognizer, clip, tmp_path):

@@ -64,7 +64,6 @@ class OnnxBackend:
     directory : the model folder.
     config : its parsed ``ser_model.json`` (see `ser.model_folder.read_config`).
     threads : cores to use (default: the cores this process may use).
-    batch_size : most clips per onnxruntime call.
 
     One call of one clip runs on `threads` onnxruntime threads (the lowest latency). Many clips are
     spread over `threads` worker threads, each computing its clips' front end and running one
@@ -72,7 +71,7 @@ class OnnxBackend:
     splitting each small matrix product across cores (benchmarks/speed.md).
     """
 
-    def __init__(self, directory: Path, config: dict[str, Any], *, threads: int | None = None, batch_size: int = 16):
+    def __init__(self, directory: Path, config: dict[str, Any], *, threads: int | None = None):
         self.directory = Path(directory)
         self.config = config
         self.labels: list[str] = list(config["labels"])
@@ -80,7 +79,6 @@ class OnnxBackend:
         self.temperature = float(config.get("temperature", 1.0))
         self.max_frames = int(config.get("max_frames", 3000))
         self.min_samples = max(int(config.get("min_samples", 1600)), HOP_LENGTH)
-        self.batch_size = max(1, int(batch_size))
         frontend = config.get("frontend", {"kind": "whisper_logmel", "n_mels": 80})
         if frontend.get("kind") != "whisper_logmel":
             raise ModelError(f"{self.directory}: unknown front end {frontend.get('kind')!r} (expected 'whisper_logmel')")
@@ -106,9 +104,14 @@ class OnnxBackend:
             raise ModelError(f"{model_file}: no output named {self.output_name!r} (the graph has {sorted(outputs)})")
         n_out = outputs[self.output_name].shape[-1]
         if not isinstance(n_out, int):
-            # A symbolic class axis: ask the graph once with a silent clip.
+            # A symbolic output axis: ask the graph once with a silent clip.
             n_out = self._run(np.zeros((1, self.n_mels, self.min_samples // HOP_LENGTH), np.float32)).shape[-1]
-        if n_out != len(self.labels):
+        self.output_size = int(n_out)
+        self.head = _read_head(self.directory, config, self.output_size, len(self.labels))
+        adaptation = config.get("adaptation") or {}
+        self.shrinkage = float(adaptation.get("shrinkage", 2.0))
+        self.temperature_adapted = float(adaptation.get("temperature_adapted", self.temperature))
+        if self.head is None and n_out != len(self.labels):
             raise ModelError(
                 f"{self.directory}: {CONFIG_NAME} names {len(self.labels)} labels but the graph outputs {n_out} scores"
             )
@@ -120,13 +123,45 @@ class OnnxBackend:
         """Log-mel features (n_mels, len(signal) // 160) of one 16 kHz signal, float32."""
         return log_mel_spectrogram(signal, n_mels=self.n_mels)
 
+    @property
+    def population_mean(self) -> np.ndarray | None:
+        """The training speakers' mean embedding [D] (None for a model that cannot adapt)."""
+        return None if self.head is None else self.head["population_mean"]
+
+    @property
+    def can_adapt(self) -> bool:
+        """True when the graph gives the pooled embedding and a speaker-centred head is stored
+        (see `embed`, `scores`); older folders output logits and cannot adapt to a speaker."""
+        return self.head is not None
+
     def predict_proba(self, signals: Sequence[np.ndarray]) -> np.ndarray:
-        """Probabilities [len(signals), n_labels] of 16 kHz mono float32 signals.
+        """Probabilities [len(signals), n_labels] of 16 kHz mono float32 signals (no speaker context).
 
         Signals shorter than ``min_samples`` are zero-padded; those longer than ``max_frames``
-        are cut into near-equal windows whose probabilities are averaged, weighted by length.
-        Pieces with the same frame count share one onnxruntime call, so nothing is padded.
+        are cut into near-equal windows whose outputs are averaged, weighted by length.
         """
+        if self.head is not None:
+            return self.scores(self.embed(signals))
+        return self._pooled_outputs(signals, lambda raw: softmax(raw, self.temperature)).astype(np.float32)
+
+    def embed(self, signals: Sequence[np.ndarray]) -> np.ndarray:
+        """Pooled embeddings [len(signals), D] (float64) of an adaptable model (`can_adapt`)."""
+        if self.head is None:
+            raise ModelError(f"{self.directory}: this model outputs {self.output_name!r}, not an embedding; it cannot adapt to a speaker")
+        return self._pooled_outputs(signals, lambda raw: raw.astype(np.float64))
+
+    def scores(self, embeddings: np.ndarray, centre: np.ndarray | None = None, *, adapted: bool = False) -> np.ndarray:
+        """Probabilities [n, n_labels] of embeddings [n, D] centred on `centre` (default: the
+        training population's mean); ``adapted`` picks the temperature calibrated for
+        speaker-adapted predictions."""
+        head = self.head
+        centre = head["population_mean"] if centre is None else centre
+        z = (np.asarray(embeddings, dtype=np.float64) - centre - head["scaler_mean"]) / head["scaler_scale"]
+        logits = z @ head["coef"].T + head["intercept"]
+        return softmax(logits, self.temperature_adapted if adapted else self.temperature).astype(np.float32)
+
+    def _pooled_outputs(self, signals: Sequence[np.ndarray], transform) -> np.ndarray:
+        """``transform(graph output)`` per signal, averaged over its windows weighted by length."""
         pieces: list[tuple[int, float, np.ndarray]] = []  # (signal index, weight, samples)
         max_samples = self.max_frames * HOP_LENGTH
         for index, signal in enumerate(signals):
@@ -137,41 +172,30 @@ class OnnxBackend:
                 signal = np.pad(signal, (0, self.min_samples - signal.shape[0]))
             for start, end in split_evenly(signal.shape[0], max_samples):
                 pieces.append((index, float(end - start), signal[start:end]))
+        if not pieces:
+            return np.zeros((0, self.output_size), np.float32)
 
-        probs = np.zeros((len(pieces), len(self.labels)))
-        groups = self._groups([p[2].shape[0] // HOP_LENGTH for p in pieces])
+        outputs: list[np.ndarray | None] = [None] * len(pieces)
 
-        def predict_group(group: list[int], session) -> None:
-            batch = np.stack([self.features(pieces[j][2]) for j in group])
-            probs[group] = softmax(self._run(batch, session), self.temperature)
+        def run_piece(j: int, session) -> None:
+            # One clip per onnxruntime call: the int8 graph quantises activations over the whole
+            # batch, so batching clips together would make a clip's scores depend on its neighbours.
+            outputs[j] = transform(self._run(self.features(pieces[j][2])[None], session))[0]
 
-        if len(groups) > 1 and self.threads > 1:
+        if len(pieces) > 1 and self.threads > 1:
             session, pool = self._parallel_runner()
-            for future in [pool.submit(predict_group, group, session) for group in groups]:
+            for future in [pool.submit(run_piece, j, session) for j in range(len(pieces))]:
                 future.result()
         else:
-            for group in groups:
-                predict_group(group, self.session)
+            for j in range(len(pieces)):
+                run_piece(j, self.session)
 
-        totals = np.zeros((len(signals), len(self.labels)))
+        totals = np.zeros((len(signals), outputs[0].shape[-1]))
         weights = np.zeros(len(signals))
-        for (index, weight, _), p in zip(pieces, probs):
-            totals[index] += weight * p
+        for (index, weight, _), out in zip(pieces, outputs):
+            totals[index] += weight * out
             weights[index] += weight
-        return (totals / np.maximum(weights, 1e-12)[:, None]).astype(np.float32)
-
-    def _groups(self, frames: list[int]) -> list[list[int]]:
-        """Indices of pieces with equal frame counts, in calls of at most `batch_size` clips,
-        split further so that a large batch of one length still keeps every core busy."""
-        by_frames: dict[int, list[int]] = {}
-        for i, n in enumerate(frames):
-            by_frames.setdefault(n, []).append(i)
-        groups = []
-        for n in sorted(by_frames):
-            members = by_frames[n]
-            size = min(self.batch_size, max(1, -(-len(members) // self.threads)))
-            groups += [members[k : k + size] for k in range(0, len(members), size)]
-        return groups
+        return totals / np.maximum(weights, 1e-12)[:, None]
 
     def _new_session(self, threads: int):
         import onnxruntime as ort
@@ -207,3 +231,26 @@ def _available_cores() -> int:
     except AttributeError:  # macOS, Windows
         return max(1, os.cpu_count() or 1)
 
+
+_HEAD_ARRAYS = ("population_mean", "scaler_mean", "scaler_scale", "coef", "intercept")
+
+
+def _read_head(directory: Path, config: dict[str, Any], embedding_size: int, n_labels: int) -> dict[str, np.ndarray] | None:
+    """The speaker-centred linear head named by ``config["head"]`` (see docs/predict.md), checked."""
+    spec = config.get("head")
+    if spec is None:
+        return None
+    path = directory / str(spec.get("file", "head.npz"))
+    if not path.is_file():
+        raise ModelError(f"{directory}: the head file {path.name} named in {CONFIG_NAME} is missing")
+    try:
+        with np.load(path) as data:
+            head = {key: np.asarray(data[key], dtype=np.float64) for key in _HEAD_ARRAYS}
+    except (KeyError, ValueError, OSError) as exc:
+        raise ModelError(f"{path}: not a head file with arrays {', '.join(_HEAD_ARRAYS)} ({exc})") from None
+    shapes = {"population_mean": (embedding_size,), "scaler_mean": (embedding_size,), "scaler_scale": (embedding_size,),
+              "coef": (n_labels, embedding_size), "intercept": (n_labels,)}
+    for key, shape in shapes.items():
+        if head[key].shape != shape:
+            raise ModelError(f"{path}: {key} has shape {head[key].shape}, expected {shape} (graph output {embedding_size}, {n_labels} labels)")
+    return head

@@ -23,6 +23,7 @@ import numpy as np
 
 from ser.audio import (
     DEFAULT_MAX_DURATION_S,
+    MAX_PEAK,
     SAMPLE_RATE,
     AudioError,
     AudioTooLongError,
@@ -31,53 +32,89 @@ from ser.audio import (
     Source,
     load,
 )
+from ser.audio import stream as stream_audio
 from ser.errors import ModelError
-from ser.inference.backends import Backend
-from ser.model_folder import CONFIG_NAME, load_model
+from ser.inference.backends import Backend, split_evenly
+from ser.inference.profile import ProfileError, SpeakerProfile, model_fingerprint
 from ser.inference.stream import Stream
-from ser.inference.timeline import Timeline, build_timeline
+from ser.inference.timeline import SILENCE, Segment, Timeline, sliding_windows
+from ser.inference.vad import SpeechDetector, VadOptions, speech_regions
+from ser.model_folder import CONFIG_NAME, load_model
 
-AudioInput = Union[Source, np.ndarray]
+AudioInput = Union[Source, np.ndarray, dict]
+
+# Less speech than this is no speech: the detector's own shortest region. Up to LOW_SPEECH_S a
+# label is given but flagged: the model trained on utterances of 1.5-5 s.
+MIN_SPEECH_S = 0.25
+LOW_SPEECH_S = 1.0
+NO_SPEECH = "no speech detected"
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """The model's verdict on one clip.
+    """The model's verdict on one clip, from its speech only.
 
-    label : the most probable emotion.
-    confidence : its probability, in [0, 1].
+    label : the most probable emotion, or None when the clip holds no speech (`NO_SPEECH` is then
+        among the warnings, confidence is 0 and scores are empty).
+    confidence : the label's probability, in [0, 1].
     scores : every label's probability (summing to 1), in the model's label order.
-    duration_s : length of the audio in seconds.
+    duration_s : length of the audio in seconds; speech_s : seconds of it the detector found to be
+        speech (the whole clip with ``vad=False``), the only part the model judged.
+    warnings : what the caller should know (no speech, little speech, a profile not used...).
+    adaptation : ``{"group": name, "clips": n}`` when the scores were adapted to a speaker.
     """
 
-    label: str
+    label: str | None
     confidence: float
     scores: dict[str, float]
     duration_s: float
+    speech_s: float = 0.0
+    warnings: tuple[str, ...] = ()
+    adaptation: dict[str, Any] | None = None
 
     @classmethod
-    def from_scores(cls, labels: Sequence[str], probs: np.ndarray, duration_s: float) -> "Prediction":
+    def from_scores(
+        cls, labels: Sequence[str], probs: np.ndarray, duration_s: float, speech_s: float | None = None, **extra
+    ) -> "Prediction":
         """The prediction for probabilities `probs` over `labels`."""
         best = int(np.argmax(probs))
+        speech_s = duration_s if speech_s is None else speech_s
+        warnings = tuple(extra.pop("warnings", ()))
+        if speech_s < LOW_SPEECH_S:
+            warnings += (f"only {speech_s:.2f} s of speech; the label is less reliable",)
         return cls(
             label=labels[best],
             confidence=float(probs[best]),
             scores={label: float(p) for label, p in zip(labels, probs)},
             duration_s=float(duration_s),
+            speech_s=float(speech_s),
+            warnings=warnings,
+            **extra,
         )
+
+    @classmethod
+    def no_speech(cls, duration_s: float, speech_s: float = 0.0, warnings: Sequence[str] = ()) -> "Prediction":
+        """The result for a clip without (enough) speech: no label."""
+        return cls(None, 0.0, {}, float(duration_s), float(speech_s), (NO_SPEECH, *warnings))
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         """The `k` most probable ``(label, probability)`` pairs, most probable first."""
         return sorted(self.scores.items(), key=lambda kv: -kv[1])[: max(0, k)]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: label, confidence, scores, duration_s."""
-        return {
+        """A JSON-ready dict: label (null without speech), confidence, scores, duration_s,
+        speech_s, warnings, and adaptation when adapted."""
+        out = {
             "label": self.label,
             "confidence": round(self.confidence, 6),
             "scores": {k: round(v, 6) for k, v in self.scores.items()},
             "duration_s": round(self.duration_s, 3),
+            "speech_s": round(self.speech_s, 3),
+            "warnings": list(self.warnings),
         }
+        if self.adaptation is not None:
+            out["adaptation"] = dict(self.adaptation)
+        return out
 
 
 Batch = TypeVar("Batch")
@@ -112,6 +149,34 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("ser").joinpath("pretrained", "default")))
 
 
+@dataclass
+class _Clip:
+    """One input after the speech scan: where its speech is, and how to get the audio back."""
+
+    name: str
+    duration_s: float
+    regions: list[tuple[float, float]]  # speech regions in seconds (everything with vad=False)
+    spans: list[tuple[int, int]]  # sample spans of the pieces the model judges, in time order
+    signal: np.ndarray | None  # the whole 16 kHz signal when short; None: read again when needed
+    source: Any = None
+
+    @property
+    def speech_s(self) -> float:
+        return float(sum(b - a for a, b in self.regions))
+
+
+@dataclass
+class _Judged:
+    """The model's raw outputs for a clip's pieces: embeddings (adaptable models) or probabilities."""
+
+    clip: _Clip
+    outputs: np.ndarray  # [n_pieces, D or n_labels]
+    weights: np.ndarray  # [n_pieces] seconds
+
+    def mean_output(self) -> np.ndarray:
+        return (self.weights[:, None] * self.outputs).sum(0) / max(self.weights.sum(), 1e-12)
+
+
 class Recognizer:
     """Predict emotions with an exported model (see `from_pretrained`).
 
@@ -119,20 +184,48 @@ class Recognizer:
     ----------
     backend : a loaded model (`ser.model_folder.load_model`).
     max_duration : longest audio accepted, in seconds (None: no limit); longer inputs raise
-        `ser.audio.AudioTooLongError` instead of using unbounded time and memory.
+        `ser.audio.AudioTooLongError` instead of using unbounded time.
+    vad : judge only the speech a voice-activity detector finds (`ser.inference.vad`), so silence
+        and noise around it never sway the label and a clip without speech gets none;
+        False: judge the whole signal, as ser did before 0.2.
+    vad_options : the detector's settings (`ser.inference.vad.VadOptions`).
+    max_segment : speech regions longer than this (seconds) are judged in near-equal pieces,
+        whose scores are averaged by duration; the timeline shows the same pieces, so a file's
+        label is its timeline's summary label.
     """
 
-    def __init__(self, backend: Backend, *, max_duration: float | None = DEFAULT_MAX_DURATION_S):
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        max_duration: float | None = DEFAULT_MAX_DURATION_S,
+        vad: bool = True,
+        vad_options: VadOptions = VadOptions(),
+        max_segment: float = 8.0,
+    ):
+        if max_segment <= 0:
+            raise ValueError(f"max_segment must be positive, got {max_segment}")
         self.backend = backend
         self.max_duration = max_duration
+        self.vad = vad
+        self.vad_options = vad_options
+        self.max_segment = max_segment
+        self._detector = SpeechDetector.from_pretrained() if vad else None
 
     @classmethod
     def from_pretrained(
-        cls, path: str | os.PathLike | None = None, *, max_duration: float | None = DEFAULT_MAX_DURATION_S, **options
+        cls,
+        path: str | os.PathLike | None = None,
+        *,
+        max_duration: float | None = DEFAULT_MAX_DURATION_S,
+        vad: bool = True,
+        vad_options: VadOptions = VadOptions(),
+        max_segment: float = 8.0,
+        **options,
     ) -> "Recognizer":
         """Load the model folder `path` (``ser_model.json`` + files); None: the shipped default model.
 
-        `options` go to the backend (for ONNX: ``threads``, ``batch_size``).
+        `options` go to the backend (for ONNX: ``threads``).
         """
         if path is None:
             path = default_model_dir()
@@ -141,22 +234,34 @@ class Recognizer:
                     f"the default model is not installed (no {CONFIG_NAME} in {path}); "
                     "reinstall ser, or pass a model folder (--model PATH / Recognizer.from_pretrained(PATH))"
                 )
-        return cls(load_model(path, **options), max_duration=max_duration)
+        return cls(load_model(path, **options), max_duration=max_duration, vad=vad, vad_options=vad_options, max_segment=max_segment)
 
     @property
     def labels(self) -> list[str]:
         """The emotions the model tells apart, in its output order."""
         return list(self.backend.labels)
 
+    @property
+    def can_adapt(self) -> bool:
+        """Whether the model can adapt to a speaker (`enroll`, ``speaker=``, ``groups=``, ``adapt=``)."""
+        return bool(getattr(self.backend, "can_adapt", False))
+
     def __repr__(self) -> str:
-        return f"Recognizer({self.backend!r})"
+        return f"Recognizer({self.backend!r}, vad={self.vad})"
+
+    # -- input ----------------------------------------------------------------------------------
 
     def load(self, source: AudioInput, sr: int | None = None, *, name: str | None = None) -> np.ndarray:
         """`source` as a 16 kHz mono float32 signal, or an `AudioError` saying why it cannot be.
 
         Paths, bytes and binary file objects are decoded with `ser.audio.load`; a numpy array
-        needs its sample rate `sr` and is checked (numeric, 1-D or 2-D, finite, not empty).
+        needs its sample rate `sr` (integer arrays of any width are scaled to [-1, 1), and
+        channels averaged after scaling, (samples, channels) or (channels, samples)); a dict
+        ``{"raw" or "array": samples, "sampling_rate": sr}`` is taken as Hugging Face's
+        audio pipelines take it.
         """
+        if isinstance(source, dict):
+            source, sr = _from_hf_dict(source, sr)
         if isinstance(source, np.ndarray):
             if sr is None:
                 raise TypeError("a numpy array needs its sample rate: recognizer(array, sr=...)")
@@ -165,60 +270,110 @@ class Recognizer:
             raise TypeError("sr is only for numpy arrays; files carry their own sample rate")
         return load(source, SAMPLE_RATE, max_duration=self.max_duration, name=name)
 
-    def __call__(self, source: AudioInput, sr: int | None = None) -> Prediction:
-        """The prediction for one clip (a path, bytes, a binary file object, or an array with `sr`).
+    # -- predictions ----------------------------------------------------------------------------
 
-        Clips longer than the model's longest input (30 s for the default) are cut into windows
-        whose probabilities are averaged; for emotion over time use `timeline`.
+    def __call__(self, source: AudioInput, sr: int | None = None, *, speaker: SpeakerProfile | None = None) -> Prediction:
+        """The prediction for one clip (a path, bytes, a binary file object, an array with `sr`,
+        or a ``{"raw", "sampling_rate"}`` dict), from its speech only.
+
+        `speaker` : a `SpeakerProfile` of the person speaking (`enroll`): the scores are judged
+        against that voice's usual sound.
         """
-        signal = self.load(source, sr)
-        return self.predict_signals([signal])[0]
+        return self.predict_batch([source], sr=sr, speaker=speaker)[0]
 
     def predict_signals(self, signals: Sequence[np.ndarray]) -> list[Prediction]:
         """Predictions for 16 kHz mono float32 signals (already loaded)."""
-        if not signals:
-            return []
-        probs = self.backend.predict_proba(list(signals))
-        return [Prediction.from_scores(self.backend.labels, p, s.shape[0] / SAMPLE_RATE) for p, s in zip(probs, signals)]
+        return self.predict_batch(list(signals), sr=SAMPLE_RATE)  # type: ignore[return-value]
 
     def predict_batch(
         self,
         sources: Iterable[AudioInput],
         *,
-        batch_size: int = 16,
+        sr: int | None = None,
         on_error: Literal["raise", "return"] = "raise",
+        groups: Sequence[Any] | None = None,
+        speaker: SpeakerProfile | None = None,
+        batch_size: int = 16,
     ) -> list[Prediction | AudioError]:
-        """Predictions for many clips, in order; clips of equal length share a model call.
+        """Predictions for many clips, in order (see `predict_files`, which this collects)."""
+        return [result for _, result in self.predict_files(
+            sources, sr=sr, on_error=on_error, groups=groups, speaker=speaker, batch_size=batch_size
+        )]
 
-        With ``on_error="return"`` an input that cannot be read yields its `AudioError` in its
-        place and the others go on; with ``"raise"`` the first such error is raised.
-        Arrays are not accepted here (their sample rate is unknown): call the recognizer on them.
+    def predict_files(
+        self,
+        sources: Iterable[AudioInput],
+        *,
+        sr: int | None = None,
+        on_error: Literal["raise", "return"] = "return",
+        groups: Sequence[Any] | None = None,
+        speaker: SpeakerProfile | None = None,
+        batch_size: int = 16,
+        names: Sequence[str] | None = None,
+    ) -> Iterator[tuple[int, Prediction | AudioError]]:
+        """``(index, result)`` for each input, in order, as soon as it is known.
+
+        Inputs are decoded one after another and judged in batches of up to `batch_size` clips
+        (fewer when their speech adds up to more than `BATCH_AUDIO_S`), each batch on the
+        model's threads while the next is decoded; a long file is read twice in blocks (once to
+        find its speech, once to judge it), so memory stays bounded whatever the lengths.
+        A clip's scores do not depend on which clips share its batch.
+
+        on_error : "return" gives an unreadable input's `AudioError` as its result and goes on;
+            "raise" raises the first.
+        groups : one key per input; clips with the same key are one speaker, and each is judged
+            against the group's mean voice (needs an adaptable model; every input is first
+            scanned, so results come at the end). None keys are not adapted.
+        speaker : one `SpeakerProfile` for every input.
+        names : how to name each input in error messages.
         """
         if on_error not in ("raise", "return"):
             raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
         sources = list(sources)
-        results: list[Prediction | AudioError | None] = [None] * len(sources)
-        batch_size = max(1, batch_size)
+        if groups is not None and len(groups) != len(sources):
+            raise ValueError(f"groups has {len(groups)} keys for {len(sources)} inputs")
+        if (groups is not None or speaker is not None) and not self.can_adapt:
+            raise ModelError(f"{self.backend!r} cannot adapt to a speaker (its graph outputs scores, not an embedding); retrain or update it")
+        centre = self._profile_centre(speaker) if speaker is not None else None
+        adaptation = {"group": "profile", "clips": speaker.clips} if speaker is not None else None
 
-        def decoded() -> Iterator[list[tuple[int, np.ndarray]]]:
-            for start in range(0, len(sources), batch_size):
-                loaded = []
-                for i in range(start, min(start + batch_size, len(sources))):
-                    try:
-                        loaded.append((i, self.load(sources[i])))
-                    except AudioError as exc:
-                        if on_error == "raise":
-                            raise
-                        results[i] = exc
-                yield loaded
+        judged = self._judge_all(sources, sr, on_error, max(1, batch_size), names)
+        if groups is None:
+            for index, item in judged:
+                yield index, item if isinstance(item, AudioError) else self._verdict(item, centre, adaptation)
+            return
+        done = list(judged)
+        profiles: dict[Any, SpeakerProfile] = {}
+        for index, item in done:
+            if groups[index] is not None and not isinstance(item, AudioError) and len(item.outputs):
+                profile = profiles.setdefault(groups[index], self._empty_profile())
+                profile.add(item.mean_output(), item.clip.speech_s)
+        for index, item in done:
+            if isinstance(item, AudioError):
+                yield index, item
+                continue
+            key = groups[index]
+            if key is None or key not in profiles:
+                yield index, self._verdict(item, None, None)
+            else:
+                profile = profiles[key]
+                group_info = {"group": str(key), "clips": profile.clips}
+                yield index, self._verdict(item, self._profile_centre(profile), group_info)
 
-        def predict(loaded: list[tuple[int, np.ndarray]]) -> list[Prediction]:
-            return self.predict_signals([signal for _, signal in loaded])
+    def enroll(self, sources: Iterable[AudioInput], *, sr: int | None = None) -> SpeakerProfile:
+        """A `SpeakerProfile` from unlabelled clips of one speaker (their speech; never stored).
 
-        for loaded, predictions in overlapped(decoded(), predict):
-            for (i, _), prediction in zip(loaded, predictions):
-                results[i] = prediction
-        return results  # type: ignore[return-value]
+        Raises `ProfileError` if no clip holds speech, `AudioError` for an unreadable clip.
+        """
+        if not self.can_adapt:
+            raise ModelError(f"{self.backend!r} cannot adapt to a speaker (its graph outputs scores, not an embedding)")
+        profile = self._empty_profile()
+        for _, item in self._judge_all(list(sources), sr, "raise", 16, None):
+            if len(item.outputs):
+                profile.add(item.mean_output(), item.clip.speech_s)
+        if profile.clips == 0:
+            raise ProfileError("none of the clips holds speech; a profile needs the person's voice")
+        return profile
 
     def timeline(
         self,
@@ -227,45 +382,219 @@ class Recognizer:
         *,
         window: float = 2.0,
         hop: float = 1.0,
-        vad: bool = True,
-        max_segment: float = 8.0,
-        **vad_options,
+        vad: bool | None = None,
+        max_segment: float | None = None,
+        adapt: bool = False,
+        speaker: SpeakerProfile | None = None,
     ) -> Timeline:
-        """Emotion over time: speech segments (``vad=True``) or sliding windows, each predicted.
+        """Emotion over time: detected speech segments, or sliding windows (``vad=False``).
 
-        See `ser.inference.timeline` for the speech detector and its options
-        (threshold_db, noise_margin_db, floor_db, min_speech, min_silence, pad).
+        With the detector every speech region is one segment (longer ones are cut into
+        near-equal pieces of at most `max_segment` seconds) and the gaps are silence segments;
+        the timeline's summary label is the whole-file prediction's. ``adapt=True`` judges each
+        segment against the recording's own mean voice (one speaker assumed); `speaker` against a
+        saved profile. `window` and `hop` (seconds) apply to ``vad=False`` only.
         """
-        signal = self.load(source, sr)
-        return build_timeline(
-            self.backend, signal, window=window, hop=hop, vad=vad, max_segment=max_segment, **vad_options
-        )
+        if window <= 0 or hop <= 0:
+            raise ValueError(f"window and hop must be positive, got window={window}, hop={hop}")
+        use_vad = self.vad if vad is None else vad
+        if (adapt or speaker is not None) and not self.can_adapt:
+            raise ModelError(f"{self.backend!r} cannot adapt to a speaker (its graph outputs scores, not an embedding)")
+        clip = self._scan(source, sr, None, use_vad, max_segment or self.max_segment, windows=None if use_vad else (window, hop))
+        item = self._judge([clip])[0]
+        labels = self.labels
+        if self.can_adapt and len(item.outputs):
+            if speaker is not None:
+                centre, adapted = self._profile_centre(speaker), True
+            elif adapt:
+                profile = self._empty_profile()
+                for output, weight in zip(item.outputs, item.weights):
+                    profile.add(output, weight)
+                centre, adapted = self._profile_centre(profile), True
+            else:
+                centre, adapted = None, False
+            probs = self.backend.scores(item.outputs, centre, adapted=adapted)
+        else:
+            probs = item.outputs
+        segments = [Segment(a / SAMPLE_RATE, b / SAMPLE_RATE, labels[int(np.argmax(p))], float(np.max(p)),
+                            {label: float(v) for label, v in zip(labels, p)}, "speech") for (a, b), p in zip(clip.spans, probs)]
+        if use_vad:
+            segments += [Segment(a, b, SILENCE, 1.0, {}, "silence") for a, b in _gaps(clip.regions, clip.duration_s)]
+        segments.sort(key=lambda seg: (seg.start_s, seg.end_s))
+        return Timeline(segments, clip.duration_s, labels)
 
-    def stream(self, *, sr: int = SAMPLE_RATE, window: float = 2.0, hop: float = 1.0, **options) -> Stream:
-        """A `ser.inference.stream.Stream` to feed live PCM chunks at `sr` Hz."""
-        return Stream(self.backend, sr=sr, window=window, hop=hop, **options)
+    def stream(self, *, sr: int = SAMPLE_RATE, window: float = 2.0, hop: float = 1.0, adapt: bool = False) -> Stream:
+        """A `ser.inference.stream.Stream` to feed live PCM chunks at `sr` Hz.
+
+        ``adapt=True`` keeps a running profile of the session's speech windows and judges each
+        window against it (needs an adaptable model).
+        """
+        if adapt and not self.can_adapt:
+            raise ModelError(f"{self.backend!r} cannot adapt to a speaker (its graph outputs scores, not an embedding)")
+        return Stream(self, sr=sr, window=window, hop=hop, adapt=adapt)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _empty_profile(self) -> SpeakerProfile:
+        return SpeakerProfile.empty(self.backend.population_mean.shape[0], model_fingerprint(self.backend))
+
+    def _profile_centre(self, profile: SpeakerProfile) -> np.ndarray:
+        if not self.can_adapt:
+            raise ModelError(f"{self.backend!r} cannot adapt to a speaker (its graph outputs scores, not an embedding)")
+        if profile.model != model_fingerprint(self.backend):
+            raise ProfileError(f"the speaker profile belongs to model {profile.model!r}, not to {model_fingerprint(self.backend)!r}; enroll again with this model")
+        if profile.embedding_sum.shape != self.backend.population_mean.shape:
+            raise ProfileError(f"the speaker profile has {profile.embedding_sum.shape[0]} dimensions, the model {self.backend.population_mean.shape[0]}")
+        if profile.clips < 1:
+            raise ProfileError("the speaker profile is empty (made from no clip with speech)")
+        return profile.centre(self.backend.population_mean, self.backend.shrinkage)
+
+    def _verdict(self, item: _Judged, centre: np.ndarray | None, adaptation: dict | None) -> Prediction:
+        clip = item.clip
+        if clip.speech_s < MIN_SPEECH_S or not len(item.outputs):
+            return Prediction.no_speech(clip.duration_s, clip.speech_s)
+        if self.can_adapt:
+            probs = self.backend.scores(item.outputs, centre, adapted=centre is not None)
+            mean = (item.weights[:, None] * probs).sum(0) / max(item.weights.sum(), 1e-12)
+        else:
+            mean = item.mean_output()
+        return Prediction.from_scores(self.labels, mean, clip.duration_s, clip.speech_s, adaptation=adaptation)
+
+    def _judge_all(self, sources: list, sr: int | None, on_error: str, batch_size: int, names) -> Iterator[tuple[int, Any]]:
+        """``(index, _Judged or AudioError)`` per source, in order; batches judged while the next decodes."""
+
+        def scanned() -> Iterator[list[tuple[int, Any]]]:
+            batch: list[tuple[int, Any]] = []
+            audio_s = 0.0
+            for index, source in enumerate(sources):
+                try:
+                    clip = self._scan(source, sr, names[index] if names else None, self.vad, self.max_segment)
+                except AudioError as exc:
+                    if on_error == "raise":
+                        raise
+                    batch.append((index, exc))
+                    continue
+                batch.append((index, clip))
+                audio_s += clip.speech_s
+                if clip.signal is None or len(batch) >= batch_size or audio_s > BATCH_AUDIO_S:
+                    yield batch
+                    batch, audio_s = [], 0.0
+            if batch:
+                yield batch
+
+        def judge(batch: list[tuple[int, Any]]) -> list[Any]:
+            clips = [item for _, item in batch if isinstance(item, _Clip)]
+            judged = iter(self._judge(clips))
+            return [item if isinstance(item, AudioError) else next(judged) for _, item in batch]
+
+        for batch, results in overlapped(scanned(), judge):
+            for (index, _), result in zip(batch, results):
+                yield index, result
+
+    def _judge(self, clips: list[_Clip]) -> list[_Judged]:
+        """The model's outputs for every piece of every clip (long clips read again, in parts)."""
+        embed = self.can_adapt
+        run = self.backend.embed if embed else self.backend.predict_proba
+        results = []
+        in_memory = [c for c in clips if c.signal is not None]
+        pieces = [c.signal[a:b] for c in in_memory for a, b in c.spans]
+        outputs = run(pieces) if pieces else np.zeros((0, 0))
+        offset = 0
+        for clip in clips:
+            weights = np.array([(b - a) / SAMPLE_RATE for a, b in clip.spans], dtype=np.float64)
+            if clip.signal is not None:
+                out = outputs[offset : offset + len(clip.spans)]
+                offset += len(clip.spans)
+            else:
+                parts = [run(batch) for batch in _batches(_cut(self._reread(clip), clip.spans), BATCH_AUDIO_S)]
+                out = np.concatenate(parts) if parts else np.zeros((0, 0))
+            results.append(_Judged(clip, np.asarray(out, dtype=np.float64), weights))
+        return results
+
+    def _scan(
+        self, source: AudioInput, sr: int | None, name: str | None, vad: bool, max_segment: float,
+        windows: tuple[float, float] | None = None,
+    ) -> _Clip:
+        """Decode `source` once: its length, its speech regions and the spans to judge.
+
+        Files up to `KEEP_S` seconds are kept in memory; longer ones are read again by `_judge`.
+        """
+        if isinstance(source, dict) or isinstance(source, np.ndarray):
+            signal = self.load(source, sr, name=name)
+            label, blocks, reread = name or "<array>", [signal], None
+        else:
+            if sr is not None:
+                raise TypeError("sr is only for numpy arrays; files carry their own sample rate")
+            if hasattr(source, "read"):  # a file object can be read once: keep its bytes to read again
+                source = _read_bytes(source)
+            label = name or (str(source) if isinstance(source, (str, os.PathLike)) else "<bytes>")
+            blocks = stream_audio(source, SAMPLE_RATE, max_duration=self.max_duration, name=name)
+            reread = source
+        tracker = self._detector.tracker() if vad else None
+        kept: list[np.ndarray] | None = []
+        probs: list[np.ndarray] = []
+        n = 0
+        for block in blocks:
+            n += block.shape[0]
+            if tracker is not None:
+                probs.append(tracker.push(block))
+            if kept is not None:
+                kept.append(block)
+                if n > KEEP_S * SAMPLE_RATE and reread is not None:
+                    kept = None
+        signal = None if kept is None else (kept[0] if len(kept) == 1 else np.concatenate(kept))
+        duration = n / SAMPLE_RATE
+        if tracker is not None:
+            probs.append(tracker.finish())
+            regions = speech_regions(np.concatenate(probs), duration, self.vad_options)
+        else:
+            regions = [(0.0, duration)]
+        if windows is not None:
+            window, hop = windows
+            spans = sliding_windows(n, int(round(window * SAMPLE_RATE)), int(round(hop * SAMPLE_RATE)))
+        else:
+            spans = []
+            for a, b in regions:
+                first, last = int(round(a * SAMPLE_RATE)), min(n, int(round(b * SAMPLE_RATE)))
+                limit = int(max_segment * SAMPLE_RATE) if vad else self._max_piece()
+                spans += [(first + s, first + e) for s, e in split_evenly(last - first, limit) if e > s]
+        return _Clip(label, duration, regions, spans, signal, reread)
+
+    def _max_piece(self) -> int:
+        # Without the detector a clip is judged as one piece up to the model's longest input,
+        # as ser did before it had one.
+        return int(getattr(self.backend, "max_frames", 3000)) * 160
+
+    def _reread(self, clip: _Clip) -> Iterator[np.ndarray]:
+        return stream_audio(clip.source, SAMPLE_RATE, max_duration=self.max_duration, name=clip.name)
 
     def _from_array(self, array: np.ndarray, sr: int, name: str) -> np.ndarray:
         if sr <= 0:
             raise ValueError(f"sr must be a positive sample rate, got {sr}")
         if array.dtype.kind not in "iuf":
             raise InvalidSamplesError(name, f"samples must be integers or floats, got dtype {array.dtype}")
-        if array.ndim == 2:
-            # (samples, channels) as soundfile returns, or (channels, samples) as torchaudio does.
-            array = array.mean(axis=1 if array.shape[1] <= array.shape[0] else 0)
-        elif array.ndim != 1:
+        if array.ndim not in (1, 2):
             raise InvalidSamplesError(name, f"expected mono (n,) or multichannel (n, channels) samples, got shape {array.shape}")
-        if array.shape[0] == 0:
+        if array.size == 0:
             raise NoSamplesError(name, "the array holds zero samples")
+        # Scale integers to [-1, 1) before averaging channels: averaging first would overflow or
+        # round, and the scale depends on the type, not on the values.
         if array.dtype.kind == "u":
-            info = np.iinfo(array.dtype)
-            signal = (array.astype(np.float64) - (info.max + 1) / 2) / ((info.max + 1) / 2)
+            half = (np.iinfo(array.dtype).max + 1) / 2
+            signal = (array.astype(np.float64) - half) / half
         elif array.dtype.kind == "i":
             signal = array.astype(np.float64) / -float(np.iinfo(array.dtype).min)
         else:
             signal = array
+        if signal.ndim == 2:
+            # (samples, channels) as soundfile returns, or (channels, samples) as torchaudio does:
+            # the shorter axis is the channels.
+            signal = signal.mean(axis=1 if signal.shape[1] <= signal.shape[0] else 0)
         if not np.isfinite(signal).all():
             raise InvalidSamplesError(name, "the samples hold NaN or infinite values")
+        peak = float(np.abs(signal).max())
+        if peak > MAX_PEAK:
+            raise InvalidSamplesError(name, f"sample values reach {peak:.3g}, far beyond full scale (±1)")
         if self.max_duration is not None and signal.shape[0] / sr > self.max_duration:
             raise AudioTooLongError(
                 name, f"the audio lasts {signal.shape[0] / sr:.1f} s, longer than the limit of {self.max_duration:.0f} s"
@@ -276,3 +605,72 @@ class Recognizer:
 
             signal = soxr.resample(signal, sr, SAMPLE_RATE, quality="HQ").astype(np.float32, copy=False)
         return signal
+
+
+# Speech judged per model call (seconds), and the longest file kept in memory between its scan
+# and its judgement: together they bound memory for inputs of any length.
+BATCH_AUDIO_S = 120.0
+KEEP_S = 120.0
+
+
+def _from_hf_dict(item: dict, sr: int | None) -> tuple[np.ndarray, int]:
+    """``{"raw" or "array": samples, "sampling_rate": sr}`` (Hugging Face's audio input) as (array, sr)."""
+    key = "raw" if "raw" in item else "array" if "array" in item else None
+    if key is None or "sampling_rate" not in item:
+        raise TypeError(f"an audio dict needs 'raw' (or 'array') and 'sampling_rate', got keys {sorted(item)}")
+    if sr is not None and int(sr) != int(item["sampling_rate"]):
+        raise TypeError(f"sr={sr} contradicts the dict's sampling_rate={item['sampling_rate']}")
+    return np.asarray(item[key]), int(item["sampling_rate"])
+
+
+def _read_bytes(handle) -> bytes:
+    data = handle.read()
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        name = getattr(handle, "name", "<stream>")
+        raise TypeError(f"{name}: the file object must be opened in binary mode")
+    return bytes(data)
+
+
+def _cut(blocks: Iterator[np.ndarray], spans: list[tuple[int, int]]) -> Iterator[np.ndarray]:
+    """The samples of each sorted span ``(start, end)`` from a signal given as consecutive blocks."""
+    spans = iter(spans)
+    span = next(spans, None)
+    buffer = np.zeros(0, np.float32)
+    offset = 0  # sample index of buffer[0]
+    for block in blocks:
+        buffer = np.concatenate([buffer, block])
+        while span is not None and span[1] <= offset + buffer.shape[0]:
+            yield buffer[span[0] - offset : span[1] - offset].copy()
+            span = next(spans, None)
+        # Keep only what a later span (they may overlap, as sliding windows do) can still need.
+        keep_from = buffer.shape[0] if span is None else max(0, span[0] - offset)
+        buffer, offset = buffer[keep_from:], offset + keep_from
+    # Spans past the end (a header that overstated the length): what there is of them.
+    while span is not None:
+        yield buffer[max(0, span[0] - offset) : max(0, span[1] - offset)].copy()
+        span = next(spans, None)
+
+
+def _batches(pieces: Iterator[np.ndarray], max_s: float) -> Iterator[list[np.ndarray]]:
+    batch: list[np.ndarray] = []
+    total = 0
+    for piece in pieces:
+        batch.append(piece)
+        total += piece.shape[0]
+        if total >= max_s * SAMPLE_RATE:
+            yield batch
+            batch, total = [], 0
+    if batch:
+        yield batch
+
+
+def _gaps(regions: list[tuple[float, float]], duration_s: float) -> list[tuple[float, float]]:
+    """The parts of ``[0, duration_s)`` not covered by the sorted disjoint `regions` (seconds)."""
+    gaps, cursor = [], 0.0
+    for a, b in regions:
+        if a > cursor:
+            gaps.append((cursor, a))
+        cursor = max(cursor, b)
+    if cursor < duration_s:
+        gaps.append((cursor, duration_s))
+    return gaps

@@ -8,12 +8,14 @@
         ...
 
 The windows are exactly those of ``recognizer.timeline(audio, vad=False, window=..., hop=...)``
-(`ser.inference.timeline.sliding_windows`), and their predictions match it. Memory stays constant:
-samples live in a ring buffer of one window.
+(`ser.inference.timeline.sliding_windows`), and a window with speech gets the same scores as
+there. Memory stays constant: samples live in a ring buffer of one window.
 
-``is_speech`` is a causal version of the timeline's energy detector: at least 10% of the
-window's 10 ms frames lie above the speech threshold computed from the loudest level heard so
-far (instead of the whole recording's, which a live stream cannot know).
+``is_speech`` comes from the same speech detector as files (`ser.inference.vad`), run on the
+stream as it arrives: a window is speech when at least `MIN_SPEECH_S` of it is. A window without
+speech is reported with no label (``Prediction.no_speech``), never forced into an emotion.
+With ``adapt=True`` every speech window's embedding joins a running profile of the session's
+voice, and each window is judged against it (`ser.inference.profile`).
 """
 
 from __future__ import annotations
@@ -23,13 +25,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ser.inference.timeline import SAMPLE_RATE, frame_levels_db
+from ser.audio import MAX_PEAK
+from ser.inference.timeline import SAMPLE_RATE
+from ser.inference.vad import FRAME, FRAME_S
 
 if TYPE_CHECKING:
-    from ser.inference.backends import Backend
-    from ser.inference.recognizer import Prediction
-
-MIN_SPEECH_FRACTION = 0.1
+    from ser.inference.recognizer import Prediction, Recognizer
 
 
 @dataclass(frozen=True)
@@ -55,38 +56,33 @@ class Stream:
 
     Parameters
     ----------
-    backend : the model (a `ser.inference.backends.Backend`).
+    recognizer : the `ser.inference.recognizer.Recognizer` whose model and detector judge the windows.
     sr : sample rate of the chunks in Hz; other rates than 16 kHz are resampled on the fly (soxr).
     window, hop : window length and step in seconds.
-    threshold_db, floor_db : the speech detector's settings (see `ser.inference.timeline`).
+    adapt : judge each window against a running profile of the session's speech.
     """
 
-    def __init__(
-        self,
-        backend: Backend,
-        *,
-        sr: int = SAMPLE_RATE,
-        window: float = 2.0,
-        hop: float = 1.0,
-        threshold_db: float = 45.0,
-        floor_db: float = -70.0,
-    ):
+    def __init__(self, recognizer: Recognizer, *, sr: int = SAMPLE_RATE, window: float = 2.0, hop: float = 1.0, adapt: bool = False):
         if window <= 0 or hop <= 0:
             raise ValueError(f"window and hop must be positive, got window={window}, hop={hop}")
         if int(sr) <= 0:
             raise ValueError(f"sr must be a positive sample rate, got {sr}")
-        self.backend = backend
+        self.recognizer = recognizer
+        self.backend = recognizer.backend
         self.sr = int(sr)
         self.window = int(round(window * SAMPLE_RATE))
         self.hop = int(round(hop * SAMPLE_RATE))
-        self.threshold_db = threshold_db
-        self.floor_db = floor_db
+        self.adapt = adapt
+        self.profile = recognizer._empty_profile() if adapt else None
         self._ring = np.zeros(self.window, dtype=np.float32)
         self._total = 0  # samples (at 16 kHz) received so far
         self._next_end = self.window  # where the next full window ends
         self._emitted_end = 0  # end of the last window reported
-        self._peak_db = -np.inf
         self._pending = b""  # an odd trailing byte of a bytes chunk
+        # Speech probability of every 32 ms frame of the last window (and a little more).
+        self._tracker = recognizer._detector.tracker() if recognizer._detector is not None else None
+        self._frame_probs = np.zeros(0, np.float32)
+        self._frames_start = 0  # index of the first frame held in _frame_probs
         self._resampler = None
         if self.sr != SAMPLE_RATE:
             import soxr
@@ -115,6 +111,8 @@ class Stream:
         if self._resampler is not None:
             updates += self._push(self._resampler.resample_chunk(np.zeros(0, np.float32), last=True))
             self._resampler = None
+        if self._tracker is not None:
+            self._frame_probs = np.concatenate([self._frame_probs, self._tracker.finish()])
         if self._total > self._emitted_end:
             if self._total <= self.window:
                 updates.append(self._predict(self._ring[: self._total], 0, self._total))
@@ -144,21 +142,47 @@ class Stream:
         self._ring[pos : pos + first] = tail[:first]
         self._ring[: tail.shape[0] - first] = tail[first:]
         self._total += samples.shape[0]
+        if self._tracker is not None:
+            self._frame_probs = np.concatenate([self._frame_probs, self._tracker.push(samples)])
+            # Frames wholly before any window still to come are no longer needed.
+            drop = max(0, (self._total - self.window - FRAME) // FRAME - self._frames_start)
+            if drop:
+                self._frame_probs = self._frame_probs[drop:]
+                self._frames_start += drop
 
     def _window_samples(self) -> np.ndarray:
         """The last `window` samples in time order (the ring is full when this is called)."""
         pos = self._total % self.window
         return np.concatenate([self._ring[pos:], self._ring[:pos]])
 
-    def _predict(self, samples: np.ndarray, start: int, end: int) -> StreamUpdate:
-        from ser.inference.recognizer import Prediction
+    def _speech_s(self, start: int, end: int) -> float:
+        """Seconds of speech the detector found in samples ``[start, end)`` (all of it without one)."""
+        if self._tracker is None:
+            return (end - start) / SAMPLE_RATE
+        first = max(0, start // FRAME - self._frames_start)
+        last = max(0, -(-end // FRAME) - self._frames_start)
+        threshold = self.recognizer.vad_options.threshold
+        return float(np.count_nonzero(self._frame_probs[first:last] >= threshold)) * FRAME_S
 
-        levels = frame_levels_db(samples)
-        self._peak_db = max(self._peak_db, float(np.percentile(levels, 99)))
-        threshold = max(self._peak_db - self.threshold_db, self.floor_db)
-        is_speech = bool(np.mean(levels > threshold) >= MIN_SPEECH_FRACTION)
-        probs = self.backend.predict_proba([samples])[0]
-        prediction = Prediction.from_scores(self.backend.labels, probs, (end - start) / SAMPLE_RATE)
+    def _predict(self, samples: np.ndarray, start: int, end: int) -> StreamUpdate:
+        from ser.inference.recognizer import MIN_SPEECH_S, Prediction
+
+        duration, speech_s = (end - start) / SAMPLE_RATE, self._speech_s(start, end)
+        is_speech = speech_s >= MIN_SPEECH_S
+        if not is_speech:
+            prediction = Prediction.no_speech(duration, speech_s)
+        elif getattr(self.backend, "can_adapt", False):
+            embedding = self.backend.embed([samples])
+            centre, adaptation = None, None
+            if self.profile is not None:
+                self.profile.add(embedding[0], speech_s)
+                centre = self.recognizer._profile_centre(self.profile)
+                adaptation = {"group": "session", "clips": self.profile.clips}
+            probs = self.backend.scores(embedding, centre, adapted=centre is not None)[0]
+            prediction = Prediction.from_scores(self.backend.labels, probs, duration, speech_s, adaptation=adaptation)
+        else:
+            probs = self.backend.predict_proba([samples])[0]
+            prediction = Prediction.from_scores(self.backend.labels, probs, duration, speech_s)
         return StreamUpdate(start / SAMPLE_RATE, end / SAMPLE_RATE, prediction, is_speech)
 
     def _to_float(self, chunk: np.ndarray | bytes, dtype: str) -> np.ndarray:
@@ -180,4 +204,6 @@ class Stream:
         array = array.astype(np.float32)
         if not np.isfinite(array).all():
             raise ValueError("the chunk holds NaN or infinite samples")
+        if array.size and float(np.abs(array).max()) > MAX_PEAK:
+            raise ValueError(f"the chunk's samples reach {float(np.abs(array).max()):.3g}, far beyond full scale (±1); float samples must be in [-1, 1]")
         return array
