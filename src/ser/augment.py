@@ -238,12 +238,38 @@ class SyntheticReverb(BaseWaveformTransform):
 def coloured_noise(n: int, beta: float, rng: np.random.Generator) -> np.ndarray:
     """``(n,)`` float32 noise of unit RMS whose power spectrum falls as ``1/f**beta``
     (0 white, 1 pink, 2 brown), shaped in the frequency domain."""
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    f = np.arange(spectrum.shape[0], dtype=np.float64)
+    from scipy.fft import irfft, next_fast_len, rfft
+
+    size = next_fast_len(max(n, 1), real=True)  # an FFT of a prime length is many times slower
+    spectrum = rfft(rng.standard_normal(size, dtype=np.float32))
+    f = np.arange(spectrum.shape[0], dtype=np.float32)
     f[0] = 1.0  # the DC bin keeps white noise's level, so short clips stay centred near 0
-    noise = np.fft.irfft(spectrum * f ** (-beta / 2), n)
+    noise = irfft(spectrum * f ** (-beta / 2), size)[:n]
     rms = np.sqrt(np.mean(noise**2))
     return (noise / rms).astype(np.float32) if rms > 0 else noise.astype(np.float32)
+
+
+def add_at_snr(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``signal + g * noise`` (both ``(n,)``), `g` setting the signal-to-noise power ratio to
+    `snr_db` dB over the whole clip; digital silence, having no SNR to keep, is returned as is."""
+    power = float(np.mean(signal.astype(np.float64) ** 2))
+    noise_power = float(np.mean(noise.astype(np.float64) ** 2))
+    if power == 0.0 or noise_power == 0.0:
+        return signal
+    scale = np.sqrt(power / noise_power) * 10 ** (-snr_db / 20)
+    return (signal + scale * noise).astype(np.float32)
+
+
+def pad_with_floor(signal: np.ndarray, sr: int, before_s: float, after_s: float, floor_dbfs: float | None,
+                   beta: float = 1.0, rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """`signal` ``(n,)`` with `before_s` and `after_s` seconds around it, and a noise floor of
+    `floor_dbfs` dBFS RMS (``1/f**beta`` spectrum, from `rng`) under the whole padded clip; None
+    pads with digital silence. Returns ``(round(before_s * sr) + n + round(after_s * sr),)`` float32."""
+    before, after = int(round(before_s * sr)), int(round(after_s * sr))
+    out = np.pad(signal.astype(np.float32), (before, after))
+    if floor_dbfs is not None:
+        out += 10 ** (floor_dbfs / 20) * coloured_noise(out.shape[0], beta, np.random.default_rng(rng))
+    return out
 
 
 @lru_cache(maxsize=32)
@@ -263,12 +289,10 @@ def _noise_recording(path: str, sr: int) -> np.ndarray:
 
 
 def _noise_stretch(path: str, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
-    """``(n,)`` unit-RMS samples of the noise file from a random offset, looped if too short."""
+    """``(n,)`` samples of the noise file from a random offset, looped if too short."""
     noise = _noise_recording(path, sr)
     start = int(rng.integers(noise.shape[0]))
-    out = np.resize(np.roll(noise, -start), n)  # np.resize repeats the recording
-    rms = np.sqrt(np.mean(out.astype(np.float64) ** 2))
-    return out / rms if rms > 0 else out
+    return np.resize(np.roll(noise, -start), n)  # np.resize repeats the recording
 
 
 class NoiseAtSnr(BaseWaveformTransform):
@@ -292,14 +316,10 @@ class NoiseAtSnr(BaseWaveformTransform):
             self.parameters["noise_seed"] = random.getrandbits(32)
 
     def apply(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
-        power = float(np.mean(samples.astype(np.float64) ** 2))
-        if power == 0.0:  # digital silence has no SNR to keep
-            return samples
         rng = np.random.default_rng(self.parameters["noise_seed"])
         n, path = samples.shape[0], self.parameters["file"]
         noise = _noise_stretch(path, n, sample_rate, rng) if path else coloured_noise(n, self.parameters["beta"], rng)
-        scale = np.sqrt(power) * 10 ** (-self.parameters["snr_db"] / 20)
-        return (samples + scale * noise).astype(np.float32)
+        return add_at_snr(samples, noise, self.parameters["snr_db"])
 
 
 class PadAround(BaseWaveformTransform):
@@ -324,14 +344,9 @@ class PadAround(BaseWaveformTransform):
             self.parameters["noise_seed"] = random.getrandbits(32)
 
     def apply(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
-        before = int(round(self.parameters["before_s"] * sample_rate))
-        after = int(round(self.parameters["after_s"] * sample_rate))
-        out = np.pad(samples, (before, after))
-        level = self.parameters["floor_dbfs"]
-        if level is not None:
-            rng = np.random.default_rng(self.parameters["noise_seed"])
-            out += 10 ** (level / 20) * coloured_noise(out.shape[0], self.parameters["beta"], rng)
-        return out.astype(np.float32)
+        q = self.parameters
+        return pad_with_floor(samples, sample_rate, q["before_s"], q["after_s"], q["floor_dbfs"], q["beta"],
+                              np.random.default_rng(q["noise_seed"]))
 
 
 def _mp3_rates(kbps: tuple[int, int]) -> tuple[int, ...]:
