@@ -136,7 +136,7 @@ def _index(args) -> int:
     stats = describe(index.utterances)
     print(f"wrote {stats['utterances']} utterances ({_hours(stats['duration_s'])}) to {path}")
     print(_table(["emotion", "utterances"], _ordered_counts(stats["emotions"])))
-    print(f"speakers: {len(stats['speakers'])}")
+    print(_speaker_count(stats, "speakers: {}"))
     print("genders: " + ", ".join(f"{g} {n}" for g, n in sorted(stats["genders"].items())))
     if report:
         print(report)
@@ -159,7 +159,7 @@ def _stats(args) -> int:
         return 0
     print(
         f"{args.manifest}: {stats['utterances']} utterances, {_hours(stats['duration_s'])}, "
-        f"{len(stats['corpora'])} corpora, {len(stats['speakers'])} speakers"
+        f"{len(stats['corpora'])} corpora, " + _speaker_count(stats, "{} speakers")
     )
     if stats["missing_duration"]:
         print(f"({stats['missing_duration']} rows have no duration and are not in the totals)")
@@ -384,6 +384,16 @@ def _ordered_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
     rank = {e: i for i, e in enumerate(EMOTIONS)}
     key = lambda item: (item[0] == "(unlabelled)", rank.get(item[0], len(rank)), item[0])  # noqa: E731
     return sorted(counts.items(), key=key)
+
+
+def _speaker_count(stats: dict, template: str) -> str:
+    """`template` filled with the number of speakers, or the words "speakers: unknown" when no row
+    names one (an empty speaker is not a speaker); rows without a speaker are counted aside."""
+    known = sum(1 for speaker in stats["speakers"] if speaker)
+    missing = stats["speakers"].get("", 0)
+    if not known:
+        return "speakers: unknown (no row names a speaker; speaker-independent splits need them)"
+    return template.format(known) + (f" ({missing} rows name no speaker)" if missing else "")
 
 
 def _hours(seconds: float) -> str:

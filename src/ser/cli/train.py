@@ -56,9 +56,10 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-c", "--config", metavar="YAML", help="the recipe (see configs/classic-*.yaml)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="run folder to write")
     g = p.add_argument_group("overrides (each beats the config file)")
-    g.add_argument("--manifest", help="data.manifest: a manifest CSV")
+    g.add_argument("--manifest", help="data.manifest: a manifest CSV (replaces the config's data.corpora)")
     g.add_argument("--corpus", action="append", metavar="READER=FOLDER",
-                   help="data.corpora: index a corpus folder on the fly (repeatable), e.g. ravdess=data/RAVDESS")
+                   help="data.corpora: index a corpus folder on the fly (repeatable), e.g. ravdess=data/RAVDESS "
+                   "(replaces the config's data.manifest and data.corpora)")
     g.add_argument("--target", choices=TARGETS, help="data.target")
     g.add_argument("--model", help="model.name: cnn, cnn2d, lstm, bilstm, gru, clstm, transformer, svm, mlp, logreg")
     g.add_argument("--features", metavar="NAMES",
@@ -83,8 +84,14 @@ def overrides_from_args(args) -> dict:
     from ser.training.config import parse_assignment
 
     out: dict = {}
+    # A data flag replaces the config's data source rather than adding to it: --manifest on a
+    # recipe that lists corpora would otherwise count every clip of those corpora twice.
     if args.manifest:
         out["data.manifest"] = args.manifest
+        if not args.corpus:
+            out["data.corpora"] = {}
+    elif args.corpus:
+        out["data.manifest"] = None
     if args.corpus:
         corpora = {}
         for item in args.corpus:

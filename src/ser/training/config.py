@@ -36,7 +36,8 @@ class DataConfig:
 
     manifest : a manifest CSV (``ser data index``); or
     corpora : reader name -> corpus folder, indexed on the fly with `ser.corpora.prepare`
-        (both may be given: the rows are concatenated).
+        (both may be given for different clips: the rows are concatenated; a clip listed in both is
+        refused, since it would count twice). A ``--manifest`` or ``--corpus`` flag replaces the config's data source.
     target : ``emotion``, ``gender`` or ``gender_emotion`` (``female_angry`` ... 14 classes
         with 7 emotions).
     relabel : emotion -> emotion applied first, e.g. ``{calm: neutral}``.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import zlib
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
@@ -54,6 +55,7 @@ def load_rows(data: DataConfig) -> list[Utterance]:
             if not Path(folder).exists():
                 raise SerError(f"data.corpora.{reader}: {folder}: no such corpus folder")
             rows += prepare(reader, folder).utterances
+    _refuse_duplicates(rows)
     keep = set(data.emotions) if data.emotions is not None else None
     out = []
     for row in rows:
@@ -66,6 +68,20 @@ def load_rows(data: DataConfig) -> list[Utterance]:
     if not out:
         raise SerError(f"data: no labelled clips for target {data.target!r} (check data.emotions and the manifest)")
     return out
+
+
+def _refuse_duplicates(rows: Sequence[Utterance]) -> None:
+    """A clip listed twice (a manifest and the corpus it was made from) would be counted twice,
+    and could land on both sides of a split."""
+    seen: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        key = os.path.realpath(row.path)
+        if key in seen:
+            raise SerError(
+                f"data: {row.path} is listed twice (rows {seen[key] + 1} and {i + 1} of the manifest and corpora "
+                "together); give data.manifest or data.corpora, not both for the same clips"
+            )
+        seen[key] = i
 
 
 def label_order(rows: Sequence[Utterance], target: str) -> list[str]:

@@ -80,6 +80,7 @@ class Experiment:
         self.labels = label_order(self.rows, config.data.target)
         if len(self.labels) < 2:
             raise SerError(f"data: only one class ({self.labels[0]}) in the clips; a classifier needs two or more")
+        _check_class_sizes(self.rows)
         self.pooled = input_kind(config.model.name) == "pooled"
         self.store = FeatureStore(self.rows, self.labels, config, pooled=self.pooled, progress=progress)
 
@@ -114,7 +115,14 @@ class Experiment:
         model_info = {"name": c.model.name, "hparams": dict(c.model.hparams), "n_features": n_features}
         if self.pooled:
             hparams = {"seed": c.train.seed, **c.model.hparams}
-            model = build_model(c.model.name, n_features, len(self.labels), **hparams).fit(train.x, train.y)
+            model = build_model(c.model.name, n_features, len(self.labels), **hparams)
+            try:
+                model.fit(train.x, train.y)
+            except ValueError as exc:  # scikit-learn's words, with what the user can change
+                counts = np.bincount(train.y, minlength=len(self.labels))
+                shown = ", ".join(f"{label} {n}" for label, n in zip(self.labels, counts))
+                raise SerError(f"{fold.name}: {c.model.name} cannot be fitted ({exc}); training clips per "
+                               f"class: {shown}") from None
             from ser.training.trainer import scores
 
             val_scores = scores(val.y, model.predict(val.x)) if len(val) else {}
@@ -139,6 +147,23 @@ class Experiment:
         history = trainer.fit(train, val, resume=resume)
         best = max((r["val_ua"] for r in history if r["best"]), default=float("nan")) if history else float("nan")
         return _TorchFitted(trainer, normalizer, best), train, model_info
+
+
+def _check_class_sizes(rows: list[Utterance]) -> None:
+    """Every class needs two clips or more: one clip cannot be both trained on and tested."""
+    from collections import Counter
+
+    from ser.labels import class_of
+
+    counts = Counter(class_of(row) for row in rows)
+    lonely = sorted(label for label, n in counts.items() if n < 2)
+    if lonely:
+        first = {label: next(r.path for r in rows if class_of(r) == label) for label in lonely}
+        shown = "; ".join(f"{label!r} ({first[label]})" for label in lonely)
+        raise SerError(
+            f"data: class(es) with a single clip: {shown}. A class needs at least two clips (one to train on, "
+            "one to test): add clips, merge it into another class (data.relabel), or leave it out (data.emotions)"
+        )
 
 
 class _ClassicFitted:
@@ -172,14 +197,43 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, resume: boo
     continues from its last epoch.
     """
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not resume and (out / "config.yaml").exists():
-        raise SerError(f"{out}: a run is already there; pass --resume to continue it, or choose another --output")
+    started = out.is_dir() and (out / "config.yaml").exists()
+    if started and not resume and _finished_folds(out):
+        raise SerError(
+            f"{out}: a run is already there ({len(_finished_folds(out))} fold(s) finished); pass --resume to "
+            "continue it, or choose another --output"
+        )
+    # The data and the folds are checked before anything is written, so a bad manifest or
+    # config leaves no folder behind.
+    experiment = Experiment(config, log=log, progress=progress)
+    folds = experiment.folds()
     out.mkdir(parents=True, exist_ok=True)
     with run_lock(out):
+        if started and not resume:
+            _clear_unfinished_run(out, log)
         if resume and (out / "config.yaml").exists():
             _check_same_config(out / "config.yaml", config)
         write_yaml(config, out / "config.yaml")
-        return _run_folds(config, out, resume=resume, log=log, progress=progress)
+        return _run_folds(experiment, folds, out, resume=resume, log=log)
+
+
+def _finished_folds(out: Path) -> list[Path]:
+    return sorted(out.glob("fold*/results.json"))
+
+
+def _clear_unfinished_run(out: Path, log: Log) -> None:
+    """Remove what a run that finished no fold left (its config and partial fold folders).
+
+    Such a run has no result worth keeping, and its config may be the mistake the user has
+    just corrected; anything else in the folder is left alone.
+    """
+    import shutil
+
+    log(f"{out}: the run there finished no fold; starting it afresh")
+    (out / "config.yaml").unlink(missing_ok=True)
+    for fold_dir in out.glob("fold*"):
+        if fold_dir.is_dir():
+            shutil.rmtree(fold_dir)
 
 
 @contextmanager
@@ -221,9 +275,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _run_folds(config: ExperimentConfig, out: Path, *, resume: bool, log: Log, progress: bool) -> dict:
-    experiment = Experiment(config, log=log, progress=progress)
-    folds = experiment.folds()
+def _run_folds(experiment: Experiment, folds: list[Fold], out: Path, *, resume: bool, log: Log) -> dict:
+    config = experiment.config
     chosen = config.protocol.folds if config.protocol.folds is not None else list(range(len(folds)))
     log(f"{len(experiment.rows)} clips, {len(experiment.labels)} classes ({', '.join(experiment.labels)}); "
         f"protocol {config.protocol.name}: {len(folds)} fold(s), running {len(chosen)}")
