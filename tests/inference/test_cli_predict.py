@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from inference_helpers import LABELS, SR, speechlike
+from inference_helpers import LABELS, SR, real_speech
 from ser.cli.main import main
 
 
@@ -38,13 +38,13 @@ def _write_mp3_with_av(path, signal):
 def audio_dir(tmp_path_factory):
     """One clip in each common format, plus a subfolder, under official-looking names."""
     root = tmp_path_factory.mktemp("audio")
-    signal = speechlike(1.5)
+    signal = real_speech(1.5)
     sf.write(root / "clip.wav", signal, SR)
     sf.write(root / "clip.flac", signal, SR)
     sf.write(root / "clip.ogg", signal, SR, format="OGG", subtype="VORBIS")
     _write_mp3_with_av(root / "clip.mp3", signal)
     (root / "sub").mkdir()
-    sf.write(root / "sub" / "other.wav", speechlike(2.0, seed=5), 22050)
+    sf.write(root / "sub" / "other.wav", real_speech(2.0, seed=5), 22050)
     (root / "notes.txt").write_text("not audio, and not picked up from a folder")
     return root
 
@@ -68,10 +68,10 @@ def test_every_format_decodes(capsys, tiny_model_dir, audio_dir):
 def mixed_inputs(tmp_path):
     """Good and bad inputs side by side; returns (paths, names of the failing ones)."""
     good = tmp_path / "good.wav"
-    sf.write(good, speechlike(1.0), SR)
+    sf.write(good, real_speech(1.0), SR)
     sf.write(tmp_path / "silence.wav", np.zeros(SR, np.float32), SR)
-    sf.write(tmp_path / "short.wav", speechlike(0.01), SR)
-    sf.write(tmp_path / "long.wav", speechlike(3.0), SR)
+    sf.write(tmp_path / "short.wav", real_speech(0.01), SR)
+    sf.write(tmp_path / "long.wav", real_speech(3.0), SR)
     (tmp_path / "empty.wav").write_bytes(b"")
     (tmp_path / "text.mp3").write_text("this is a text file\n")
     (tmp_path / "corrupt.wav").write_bytes(good.read_bytes()[:20] + os.urandom(2000))
@@ -91,15 +91,19 @@ def test_mixed_inputs_json(capsys, tiny_model_dir, mixed_inputs):
         name = os.path.basename(record["path"])
         if name in failing:
             assert set(record) == {"path", "error", "error_type"} and record["error"]
+        elif name in ("silence.wav", "short.wav"):
+            # No speech is a result, not an error: no label, and it says why.
+            assert record["label"] is None and record["scores"] == {} and "no speech detected" in record["warnings"]
         else:
             assert record["label"] in LABELS and sum(record["scores"].values()) == pytest.approx(1, abs=1e-4)
+            assert record["warnings"] == [] and 0.5 < record["speech_s"] <= record["duration_s"]
     errors = {os.path.basename(r["path"]): r["error"] for r in records if "error" in r}
     assert "longer than the limit of 2 s" in errors["long.wav"]
     assert "empty" in errors["empty.wav"]
     assert "not an audio file" in errors["text.mp3"]
     assert "no such file" in errors["missing.wav"]
-    warnings = {os.path.basename(r["path"]) for r in records if "warning" in r}
-    assert warnings == {"silence.wav", "short.wav"}  # predicted, but flagged
+    warnings = {os.path.basename(r["path"]) for r in records if r.get("warnings")}
+    assert warnings == {"silence.wav", "short.wav"}
     assert err == ""
 
 
@@ -134,13 +138,16 @@ def test_mixed_inputs_table_and_csv(capsys, tiny_model_dir, mixed_inputs):
     assert lines[0].split()[:3] == ["file", "label", "conf"] and len(lines) == len(paths) + 1
     for path, line in zip(paths, lines[1:]):
         assert ("error:" in line) == (os.path.basename(path) in failing)
+        assert ("no speech" in line) == (os.path.basename(path) in ("silence.wav", "short.wav"))
     code, out, _ = run(capsys, "predict", *paths, "--model", str(tiny_model_dir), "--max-duration", "2", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == len(paths) and list(rows[0])[:4] == ["path", "label", "confidence", "duration_s"]
     for row in rows:
         assert bool(row["error"]) == (os.path.basename(row["path"]) in failing)
-        if not row["error"]:
+        if not row["error"] and row["label"]:
             assert sum(float(row[label]) for label in LABELS) == pytest.approx(1, abs=1e-4)
+        elif not row["error"]:  # no speech: an empty label, no scores, and the reason
+            assert os.path.basename(row["path"]) in ("silence.wav", "short.wav") and "no speech" in row["warning"]
 
 
 def test_globs_folders_and_empty_matches(capsys, tiny_model_dir, audio_dir, tmp_path):
@@ -193,7 +200,7 @@ def test_progress_goes_to_stderr(capsys, tiny_model_dir, audio_dir):
 
 
 def test_timeline_formats(capsys, tiny_model_dir, tmp_path):
-    recording = np.concatenate([np.zeros(SR, np.float32), speechlike(2.0), np.zeros(2 * SR, np.float32), speechlike(1.5, seed=1)])
+    recording = np.concatenate([np.zeros(SR, np.float32), real_speech(2.0), np.zeros(2 * SR, np.float32), real_speech(1.5, seed=1)])
     path = tmp_path / "call.wav"
     sf.write(path, recording, SR)
     model = ["--model", str(tiny_model_dir)]
@@ -220,8 +227,8 @@ def test_timeline_formats(capsys, tiny_model_dir, tmp_path):
 
 def test_plots(capsys, tiny_model_dir, tmp_path):
     pytest.importorskip("matplotlib")
-    sf.write(tmp_path / "short.wav", speechlike(1.0), SR)
-    sf.write(tmp_path / "long.wav", np.concatenate([speechlike(3.0), np.zeros(SR, np.float32), speechlike(2.0)]), SR)
+    sf.write(tmp_path / "short.wav", real_speech(1.0), SR)
+    sf.write(tmp_path / "long.wav", np.concatenate([real_speech(3.0), np.zeros(SR, np.float32), real_speech(2.0)]), SR)
     model = ["--model", str(tiny_model_dir)]
     assert run(capsys, "plot", str(tmp_path / "short.wav"), "-o", str(tmp_path / "bars.png"), *model)[0] == 0
     assert run(capsys, "plot", str(tmp_path / "long.wav"), "-o", str(tmp_path / "time.png"), *model)[0] == 0
@@ -236,7 +243,7 @@ def test_plots(capsys, tiny_model_dir, tmp_path):
 def test_missing_matplotlib_is_explained(capsys, tiny_model_dir, tmp_path, monkeypatch):
     import sys
 
-    sf.write(tmp_path / "short.wav", speechlike(1.0), SR)
+    sf.write(tmp_path / "short.wav", real_speech(1.0), SR)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     code, _, err = run(capsys, "plot", str(tmp_path / "short.wav"), "-o", str(tmp_path / "bars.png"), "--model", str(tiny_model_dir))
     assert code == 2 and "ser[plot]" in err
@@ -247,7 +254,7 @@ def test_stdin(tiny_model_dir, tmp_path):
     import sys
     from pathlib import Path
 
-    sf.write(tmp_path / "clip.wav", speechlike(1.0), SR)
+    sf.write(tmp_path / "clip.wav", real_speech(1.0), SR)
     src = Path(__file__).resolve().parents[2] / "src"
     result = subprocess.run(
         [sys.executable, "-m", "ser.cli.main", "predict", "-", "--model", str(tiny_model_dir), "--format", "json"],

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import glob
 import io
 import json
 import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, TextIO
@@ -28,7 +28,7 @@ from typing import Iterator, TextIO
 ORDER = 10
 STDIN = "-"
 SHORT_CLIP_S = 4.0  # `ser plot` draws bars up to this length and a timeline beyond
-BATCH_AUDIO_S = 600.0  # most audio (seconds) held in memory at once by `ser predict`
+ADAPT_MODES = ("none", "recording", "folder", "speaker", "collection")
 
 
 def register(subparsers) -> None:
@@ -55,8 +55,30 @@ def register(subparsers) -> None:
     predict.add_argument("--timeline", action="store_true", help="emotion over time: one row per segment, then a summary")
     _add_timeline_options(predict)
     predict.add_argument("--plot", metavar="PNG", help="also draw the result of the (single) input into PNG")
+    adapt = predict.add_argument_group("speaker adaptation (judge each voice against its own usual sound; docs/predict.md)")
+    adapt.add_argument(
+        "--adapt", choices=ADAPT_MODES, default="none",
+        help="none: each clip alone (default); recording: with --timeline, the recording's own speech; "
+        "folder: the clips of one folder are one speaker; speaker: --speaker-pattern names the speaker; "
+        "collection: all inputs are one speaker",
+    )
+    adapt.add_argument("--speaker-pattern", metavar="REGEX", help="with --adapt speaker: re.search(REGEX, file stem); its first group (else the whole match) names the speaker")
+    adapt.add_argument("--profile", metavar="FILE", help="judge every input against this saved speaker profile (ser enroll)")
     _add_engine_options(predict)
     predict.set_defaults(func=run_predict)
+
+    enroll = subparsers.add_parser(
+        "enroll",
+        help="make a speaker profile from unlabelled clips of one person (for --profile)",
+        description="Average the voice of one person's clips into a profile (no audio is kept) that\n"
+        "`ser predict --profile FILE` judges new clips against. Use ordinary speech of the person:\n"
+        "a profile made only of angry clips makes everything else look less angry.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    enroll.add_argument("inputs", nargs="+", metavar="PATH", help="audio files, folders or glob patterns of one speaker")
+    enroll.add_argument("-o", "--output", metavar="FILE", required=True, help="the profile to write (JSON)")
+    _add_model_options(enroll)
+    enroll.set_defaults(func=run_enroll)
 
     plot = subparsers.add_parser(
         "plot",
@@ -80,9 +102,12 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--window", type=_positive_float, default=2.0, metavar="S", help="timeline window in seconds, with --no-vad (default 2)")
-    parser.add_argument("--hop", type=_positive_float, default=1.0, metavar="S", help="timeline hop in seconds, with --no-vad (default 1)")
-    parser.add_argument("--no-vad", dest="vad", action="store_false", help="timeline over sliding windows instead of detected speech segments")
+    parser.add_argument("--window", type=_positive_float, default=None, metavar="S", help="timeline window in seconds, with --no-vad (default 2)")
+    parser.add_argument("--hop", type=_positive_float, default=None, metavar="S", help="timeline hop in seconds, with --no-vad (default 1)")
+    parser.add_argument(
+        "--no-vad", dest="vad", action="store_false",
+        help="judge the whole audio, silence and noise included (timelines: sliding windows) instead of the detected speech",
+    )
 
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
@@ -155,7 +180,6 @@ def expand_inputs(arguments: list[str]) -> list[tuple[str, str | None]]:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from ser.audio import AudioError
     from ser.errors import SerError
 
     if args.engine == "ray" or args.manifest or args.ray_address or args.overwrite:
@@ -167,6 +191,7 @@ def run_predict(args: argparse.Namespace) -> int:
         raise SerError(f"--plot draws one input, but {len(inputs)} were given; use `ser plot FILE -o PNG` per file")
     if [p for p, _ in inputs].count(STDIN) and len(inputs) > 1:
         raise SerError("'-' (stdin) cannot be mixed with other inputs")
+    _check_options(args)
     recognizer = _recognizer(args)
     top_k = args.top_k or (3 if args.format == "table" else len(recognizer.labels))
     writer_class = {"table": TableWriter, "json": JsonWriter, "csv": CsvWriter}[args.format]
@@ -176,13 +201,13 @@ def run_predict(args: argparse.Namespace) -> int:
         writer = writer_class(stream, recognizer.labels, top_k, width=max(len(p) for p, _ in inputs), bar=bar)
         writer.start(args.timeline)
         for path, result in _results(recognizer, inputs, args):
-            if isinstance(result, AudioError):
+            if isinstance(result, SerError):
                 failures += 1
                 writer.error(path, result)
             elif args.timeline:
                 writer.timeline(path, result)
             else:
-                writer.prediction(path, *result)
+                writer.prediction(path, result)
             bar.update(1)
             last = result
         writer.finish()
@@ -191,8 +216,40 @@ def run_predict(args: argparse.Namespace) -> int:
         if args.timeline:
             plot_timeline(last, args.plot, title=title)
         else:
-            plot_prediction(last[0], args.plot, title=title)
+            plot_prediction(last, args.plot, title=title)
     return 1 if failures else 0
+
+
+def run_enroll(args: argparse.Namespace) -> int:
+    from ser.errors import SerError
+
+    inputs = expand_inputs(args.inputs)
+    for path, problem in inputs:
+        if problem:
+            raise SerError(f"{path}: {problem}")
+    recognizer = _recognizer(args)
+    profile = recognizer.enroll([path for path, _ in inputs])
+    profile.save(args.output)
+    print(f"wrote {args.output}: {profile.clips} clips, {profile.speech_s:.1f} s of speech", file=sys.stderr)
+    return 0
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse combinations that would silently do something else than asked."""
+    from ser.errors import SerError
+
+    if args.vad and (args.window is not None or args.hop is not None):
+        raise SerError("--window and --hop set the sliding windows of --no-vad; with the speech detector, segments follow the speech")
+    if args.adapt == "recording" and not args.timeline:
+        raise SerError("--adapt recording adapts a --timeline to its own recording; for whole files use folder, speaker or collection")
+    if args.adapt == "speaker" and not args.speaker_pattern:
+        raise SerError("--adapt speaker needs --speaker-pattern REGEX (the speaker's name in each file stem)")
+    if args.speaker_pattern and args.adapt != "speaker":
+        raise SerError("--speaker-pattern goes with --adapt speaker")
+    if args.profile and args.adapt != "none":
+        raise SerError("--profile judges every input against one saved voice; it does not combine with --adapt")
+    if args.timeline and args.adapt in ("folder", "speaker", "collection"):
+        raise SerError(f"--adapt {args.adapt} groups whole files; a --timeline adapts with --adapt recording or --profile")
 
 
 def run_predict_ray(args: argparse.Namespace) -> int:
@@ -231,16 +288,18 @@ def run_predict_ray(args: argparse.Namespace) -> int:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    recognizer = _recognizer(args)
-    signal = recognizer.load(_source(args.input))
-    title = Path(args.input).name
-    if args.timeline or signal.shape[0] / 16000 > SHORT_CLIP_S:
-        from ser.inference.timeline import build_timeline
+    from ser.errors import SerError
 
-        timeline = build_timeline(recognizer.backend, signal, window=args.window, hop=args.hop, vad=args.vad)
+    if args.vad and (args.window is not None or args.hop is not None):
+        raise SerError("--window and --hop set the sliding windows of --no-vad; with the speech detector, segments follow the speech")
+    recognizer = _recognizer(args)
+    source = _source(args.input)
+    title = Path(args.input).name
+    timeline = recognizer.timeline(source, window=args.window or 2.0, hop=args.hop or 1.0)
+    if args.timeline or timeline.duration_s > SHORT_CLIP_S:
         plot_timeline(timeline, args.output, title=title)
     else:
-        plot_prediction(recognizer.predict_signals([signal])[0], args.output, title=title)
+        plot_prediction(recognizer(source), args.output, title=title)
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
@@ -248,7 +307,7 @@ def run_plot(args: argparse.Namespace) -> int:
 def _recognizer(args: argparse.Namespace):
     from ser.inference.recognizer import Recognizer
 
-    return Recognizer.from_pretrained(args.model, max_duration=_max_duration(args))
+    return Recognizer.from_pretrained(args.model, max_duration=_max_duration(args), vad=getattr(args, "vad", True))
 
 
 def _max_duration(args: argparse.Namespace) -> float:
@@ -269,56 +328,69 @@ def _source(path: str):
 
 
 def _results(recognizer, inputs: list[tuple[str, str | None]], args: argparse.Namespace) -> Iterator[tuple[str, object]]:
-    """``(path, result)`` per input, in order; a result is an AudioError, a Timeline (with
-    --timeline) or ``(Prediction, warning or None)``.
+    """``(path, result)`` per input, in order; a result is a `SerError` (the input's problem), a
+    Timeline (with --timeline) or a Prediction. The library does the work
+    (`Recognizer.predict_files`, `Recognizer.timeline`); this only names inputs and groups."""
+    from ser.audio import AudioError
+    from ser.errors import SerError
+    from ser.inference.profile import SpeakerProfile
 
-    Clips are predicted in batches of ``--batch-size``, or fewer when their audio adds up to
-    more than `BATCH_AUDIO_S`, so memory stays bounded however long the files are; a batch is
-    predicted while the next one is decoded (`ser.inference.recognizer.overlapped`).
-    """
-    from ser.audio import SAMPLE_RATE, AudioError
-    from ser.inference.recognizer import overlapped
-    from ser.inference.timeline import build_timeline, speech_regions
-
-    def decoded() -> Iterator[tuple[str, object]]:
+    profile = SpeakerProfile.load(args.profile) if args.profile else None
+    if args.timeline:
         for path, problem in inputs:
             try:
                 if problem:
                     raise AudioError(path, problem)
-                yield path, recognizer.load(_source(path), name="<stdin>" if path == STDIN else None)
-            except AudioError as exc:
+                yield path, recognizer.timeline(
+                    _source(path), window=args.window or 2.0, hop=args.hop or 1.0,
+                    adapt=args.adapt == "recording", speaker=profile,
+                )
+            except SerError as exc:
                 yield path, exc
-
-    if args.timeline:
-        for path, signal in decoded():
-            if not isinstance(signal, AudioError):
-                signal = build_timeline(recognizer.backend, signal, window=args.window, hop=args.hop, vad=args.vad)
-            yield path, signal
         return
 
-    def batches() -> Iterator[list[tuple[str, object]]]:
-        pending: list[tuple[str, object]] = []  # (path, signal or AudioError)
-        audio_s = 0.0
-        for path, signal in decoded():
-            pending.append((path, signal))
-            audio_s += 0 if isinstance(signal, AudioError) else signal.shape[0] / SAMPLE_RATE
-            if len(pending) >= args.batch_size or audio_s > BATCH_AUDIO_S:
-                yield pending
-                pending, audio_s = [], 0.0
-        if pending:
-            yield pending
+    usable = [(path, problem) for path, problem in inputs]
+    groups, notes = _groups([path for path, _ in usable], args)
+    sources = [b"" if problem else _source(path) for path, problem in usable]
+    names = ["<stdin>" if path == STDIN else path for path, _ in usable]
+    results = recognizer.predict_files(sources, names=names, groups=groups, speaker=profile, batch_size=args.batch_size)
+    for index, result in results:
+        path, problem = usable[index]
+        if problem:
+            result = AudioError(path, problem)
+        elif notes.get(index) and not isinstance(result, SerError):
+            result = dataclasses.replace(result, warnings=(*result.warnings, notes[index]))
+        yield path, result
 
-    def predict(batch: list[tuple[str, object]]) -> list:
-        """``(Prediction, warning or None)`` per decoded clip, on a helper thread with the model."""
-        signals = [signal for _, signal in batch if not isinstance(signal, AudioError)]
-        # The model answers on any audio; say so when there is nothing to judge.
-        warnings = [None if speech_regions(signal) else "no speech detected; the label is a guess" for signal in signals]
-        return list(zip(recognizer.predict_signals(signals), warnings))
 
-    for batch, results in overlapped(batches(), predict):
-        results = iter(results)
-        for path, signal in batch:
-            yield path, (signal if isinstance(signal, AudioError) else next(results))
+def _groups(paths: list[str], args: argparse.Namespace) -> tuple[list | None, dict[int, str]]:
+    """The speaker key of each input for --adapt (None: not adapted), and a note per unmatched input."""
+    import re
+
+    from ser.errors import SerError
+
+    if args.adapt in ("none", "recording"):
+        return None, {}
+    if args.adapt == "collection":
+        return ["all inputs"] * len(paths), {}
+    if args.adapt == "folder":
+        return [str(Path(path).parent) for path in paths], {}
+    try:
+        pattern = re.compile(args.speaker_pattern)
+    except re.error as exc:
+        raise SerError(f"--speaker-pattern {args.speaker_pattern!r} is not a regular expression ({exc})") from None
+    groups: list[str | None] = []
+    notes: dict[int, str] = {}
+    for index, path in enumerate(paths):
+        match = pattern.search(Path(path).stem)
+        if match is None:
+            groups.append(None)
+            notes[index] = f"not adapted: --speaker-pattern does not match {Path(path).stem!r}"
+        else:
+            groups.append(match.group(1) if match.re.groups and match.group(1) is not None else match.group(0))
+    if all(group is None for group in groups):
+        raise SerError(f"--speaker-pattern {args.speaker_pattern!r} matches none of the {len(paths)} file names")
+    return groups, notes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,14 +409,10 @@ def _output(path: str | None) -> Iterator[TextIO]:
         from ser.errors import SerError
 
         raise SerError(f"{path}: the folder {target.parent} does not exist")
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            yield handle
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    from ser.files import atomic_write
+
+    with atomic_write(target, "w", newline="") as handle:
+        yield handle
 
 
 class _NoBar:
@@ -413,31 +481,31 @@ class _Writer:
 
 
 class JsonWriter(_Writer):
-    """One JSON object per input per line (JSON Lines)."""
+    """One JSON object per input per line (JSON Lines); ``"label": null`` for no speech."""
 
-    def prediction(self, path, prediction, warning) -> None:
+    def prediction(self, path, prediction) -> None:
         record = {"path": path, **prediction.to_dict()}
-        record["scores"] = dict(_top(record["scores"], self.top_k))
-        if warning:
-            record["warning"] = warning
+        record["scores"] = dict(prediction.top(self.top_k))
         self.line(json.dumps(record, ensure_ascii=False))
 
     def timeline(self, path, timeline) -> None:
         self.line(json.dumps({"path": path, **timeline.to_dict()}, ensure_ascii=False))
 
     def error(self, path, error) -> None:
-        self.line(json.dumps({"path": path, "error": error.reason, "error_type": type(error).__name__}, ensure_ascii=False))
+        self.line(json.dumps({"path": path, "error": _reason(error), "error_type": type(error).__name__}, ensure_ascii=False))
 
 
 class CsvWriter(_Writer):
-    """A header, then one row per input (per segment with --timeline, then summary rows)."""
+    """A header, then one row per input (per segment with --timeline, then summary rows); an
+    empty label for no speech."""
 
     def start(self, timeline: bool) -> None:
         super().start(timeline)
         if timeline:
             self.columns = ["path", "start_s", "end_s", "kind", "label", "confidence", "error"]
         else:
-            self.columns = ["path", "label", "confidence", "duration_s", *self.labels, "warning", "error"]
+            self.columns = ["path", "label", "confidence", "duration_s", "speech_s", *self.labels,
+                            "adapted_group", "adapted_clips", "warning", "error"]
         self.row(self.columns)
 
     def row(self, values: list) -> None:
@@ -445,10 +513,15 @@ class CsvWriter(_Writer):
         csv.writer(buffer, lineterminator="").writerow(values)
         self.line(buffer.getvalue())
 
-    def prediction(self, path, prediction, warning) -> None:
-        shown = dict(_top(prediction.scores, self.top_k))
+    def prediction(self, path, prediction) -> None:
+        shown = dict(prediction.top(self.top_k))
         scores = [_num(shown[label]) if label in shown else "" for label in self.labels]
-        self.row([path, prediction.label, _num(prediction.confidence), f"{prediction.duration_s:.3f}", *scores, warning or "", ""])
+        adapted = prediction.adaptation or {}
+        self.row([
+            path, prediction.label or "", _num(prediction.confidence) if prediction.label else "",
+            f"{prediction.duration_s:.3f}", f"{prediction.speech_s:.3f}", *scores,
+            adapted.get("group", ""), adapted.get("clips", ""), "; ".join(prediction.warnings), "",
+        ])
 
     def timeline(self, path, timeline) -> None:
         for s in timeline.segments:
@@ -461,7 +534,7 @@ class CsvWriter(_Writer):
 
     def error(self, path, error) -> None:
         blanks = [""] * (len(self.columns) - 2)
-        self.row([path, *blanks, error.reason])
+        self.row([path, *blanks, _reason(error)])
 
 
 class TableWriter(_Writer):
@@ -476,9 +549,15 @@ class TableWriter(_Writer):
     def _name(self, path: str) -> str:
         return path if len(path) <= self.width else "…" + path[-(self.width - 1) :]
 
-    def prediction(self, path, prediction, warning) -> None:
+    def prediction(self, path, prediction) -> None:
+        notes = [w for w in prediction.warnings if prediction.label or w != "no speech detected"]
+        if prediction.adaptation:
+            notes.append(f"adapted to {prediction.adaptation['group']}, {prediction.adaptation['clips']} clips")
+        note = f"  ({'; '.join(notes)})" if notes else ""
+        if prediction.label is None:
+            self.line(f"{self._name(path):<{self.width}}  {'no speech':<10} {'-':>5}{note}")
+            return
         top = ", ".join(f"{label} {p:.2f}" for label, p in prediction.top(self.top_k))
-        note = f"  ({warning})" if warning else ""
         self.line(f"{self._name(path):<{self.width}}  {prediction.label:<10} {prediction.confidence:>5.2f}  {top}{note}")
 
     def timeline(self, path, timeline) -> None:
@@ -489,14 +568,20 @@ class TableWriter(_Writer):
             self.line(f"  {s.start_s:>8.2f} {s.end_s:>8.2f}  {s.kind:<8} {s.label:<10} {confidence}")
         summary = timeline.summary()
         shares = ", ".join(f"{label} {share:.0%}" for label, share in summary["emotions"].items() if share > 0)
+        overall = f"{summary['label']} {summary['confidence']:.2f}; " if summary["label"] else ""
         self.line(
-            f"  summary: {shares or 'no speech'} of {summary['speech_s']:.1f} s of speech; "
+            f"  summary: {overall}{shares or 'no speech'} of {summary['speech_s']:.1f} s of speech; "
             f"silence {summary['silence_share']:.0%} of the recording"
         )
         self.line("")
 
     def error(self, path, error) -> None:
-        self.line(f"{self._name(path):<{self.width}}  error: {error.reason}")
+        self.line(f"{self._name(path):<{self.width}}  error: {_reason(error)}")
+
+
+def _reason(error) -> str:
+    """What is wrong with an input: an AudioError's reason, else the error's message."""
+    return getattr(error, "reason", None) or str(error)
 
 
 def _runs_of(values, mask) -> list[tuple[int, int]]:
@@ -509,10 +594,6 @@ def _runs_of(values, mask) -> list[tuple[int, int]]:
         if i < len(values) and mask[i] and start is None:
             start = i
     return runs
-
-
-def _top(scores: dict[str, float], k: int) -> list[tuple[str, float]]:
-    return sorted(scores.items(), key=lambda kv: -kv[1])[:k]
 
 
 def _num(value: float) -> str:
@@ -543,17 +624,18 @@ def _save(figure, path: str) -> None:
         from ser.errors import SerError
 
         raise SerError(f"{path}: the folder {target.parent} does not exist")
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        figure.savefig(temp, format="png", dpi=120, bbox_inches="tight")
-        os.replace(temp, target)
-    finally:
-        Path(temp).unlink(missing_ok=True)
+    from ser.files import atomic_write
+
+    with atomic_write(target, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=120, bbox_inches="tight")
 
 
 def plot_prediction(prediction, path: str, title: str = "") -> None:
     """Horizontal bars of every label's probability for one clip, the winner highlighted."""
+    from ser.errors import SerError
+
+    if prediction.label is None:
+        raise SerError(f"{path}: nothing to draw: no speech detected in the input")
     plt = _pyplot()
     items = prediction.top(len(prediction.scores))[::-1]
     figure, axis = plt.subplots(figsize=(6, 0.4 * len(items) + 1.2))
