@@ -260,6 +260,8 @@ def run_predict_ray(args: argparse.Namespace) -> int:
         raise SerError("--manifest, --ray-address and --overwrite go with --engine ray")
     if args.timeline or args.plot:
         raise SerError("--engine ray predicts whole files; --timeline and --plot work with the local engine")
+    if args.adapt != "none" or args.profile:
+        raise SerError("--engine ray judges each file alone; --adapt and --profile work with the local engine")
     if not args.output:
         raise SerError("--engine ray writes its results to -o FILE.parquet or -o FILE.jsonl")
     from ser.inference.ray_engine import predict_with_ray, read_file_list

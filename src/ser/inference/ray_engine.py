@@ -110,37 +110,23 @@ class _Predictor:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         from ser.audio import AudioError
-        from ser.inference.timeline import speech_regions
 
         paths = [str(p) for p in batch["path"]]
-        signals, errors = {}, {}
-        for i, path in enumerate(paths):
-            try:
-                signals[i] = self.recognizer.load(path)
-            except AudioError as exc:
-                errors[i] = exc
-        predictions = dict(zip(signals, self.recognizer.predict_signals(list(signals.values()))))
-        rows = {key: [] for key in ("path", "label", "confidence", "duration_s", "warning", "error", "error_type")}
+        rows = {key: [] for key in ("path", "label", "confidence", "duration_s", "speech_s", "warning", "error", "error_type")}
         scores = {label: [] for label in self.labels}
-        for i, path in enumerate(paths):
-            rows["path"].append(path)
-            if i in errors:
-                for key, value in (("label", None), ("confidence", None), ("duration_s", None), ("warning", None)):
-                    rows[key].append(value)
-                rows["error"].append(errors[i].reason)
-                rows["error_type"].append(type(errors[i]).__name__)
-                for label in self.labels:
-                    scores[label].append(None)
-                continue
-            p = predictions[i]
-            rows["label"].append(p.label)
-            rows["confidence"].append(round(p.confidence, 6))
-            rows["duration_s"].append(round(p.duration_s, 3))
-            rows["warning"].append(None if speech_regions(signals[i]) else "no speech detected; the label is a guess")
-            rows["error"].append(None)
-            rows["error_type"].append(None)
+        for index, result in self.recognizer.predict_files(paths):
+            rows["path"].append(paths[index])
+            failed = isinstance(result, AudioError)
+            no_label = failed or result.label is None
+            rows["label"].append(None if failed else result.label)
+            rows["confidence"].append(None if no_label else round(result.confidence, 6))
+            rows["duration_s"].append(None if failed else round(result.duration_s, 3))
+            rows["speech_s"].append(None if failed else round(result.speech_s, 3))
+            rows["warning"].append(None if failed or not result.warnings else "; ".join(result.warnings))
+            rows["error"].append(result.reason if failed else None)
+            rows["error_type"].append(type(result).__name__ if failed else None)
             for label in self.labels:
-                scores[label].append(round(p.scores[label], 6))
+                scores[label].append(None if no_label else round(result.scores[label], 6))
         rows.update({f"score_{label}": values for label, values in scores.items()})
         return rows
 
