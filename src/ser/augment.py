@@ -283,6 +283,7 @@ def _noise_recording(path: str, sr: int) -> np.ndarray:
     except (OSError, RuntimeError) as exc:  # soundfile raises LibsndfileError (a RuntimeError)
         raise SerError(f"augment config: cannot read noise file {path} ({exc})") from None
     mono = samples.mean(axis=1)
+    logger.debug("noise file %s: %.1f s at %d Hz", path, mono.shape[0] / file_sr, file_sr)
     if mono.size == 0 or not np.any(mono):
         raise SerError(f"augment config: noise file {path} holds no sound")
     return (soxr.resample(mono, file_sr, sr) if file_sr != sr else mono).astype(np.float32)
