@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -261,7 +262,8 @@ def test_assign_folds_replaces_old_column(multi):
 
 
 def test_make_folds_rejects_unknown_protocol_and_options(multi):
-    assert set(PROTOCOLS) == {"random", "speaker-kfold", "ravdess-6fold", "loso", "cross-corpus", "leave-one-corpus-out"}
+    assert set(PROTOCOLS) == {"random", "speaker-kfold", "ravdess-6fold", "loso", "cross-corpus", "leave-one-corpus-out",
+                              "leave-one-session-out", "official", "emobox"}
     with pytest.raises(SplitError, match="unknown protocol"):
         make_folds(multi, "holdout")
     with pytest.raises(SplitError, match="'loso' does not take n_folds"):
@@ -297,3 +299,70 @@ def test_any_manifest_gives_speaker_independent_partitions(n_speakers, n_folds, 
     assert_partition(rows, folds)
     for fold in folds:
         assert not speakers(rows, fold.train) & speakers(rows, fold.test)
+
+
+# --------------------------------------------------------------------------------------------
+# EmoBox's published folds
+
+
+def emobox_tree(root, rows, folds, *, extension=".jsonl", extra=()):
+    """EmoBox's data/<corpus>/fold_<k>/<corpus>_{train,test}_fold_<k>.jsonl (or .json) for `folds`:
+    a list of (train speakers, test speakers)."""
+    import json
+
+    for k, (train, test) in enumerate(folds, start=1):
+        folder = root / f"fold_{k}"
+        folder.mkdir(parents=True)
+        for side, members in (("train", train), ("test", test)):
+            entries = {
+                f"tiny-{r.path.rsplit('/', 1)[-1][:-4]}": {
+                    "wav": f"downloads/tiny/{r.speaker}/{r.path.rsplit('/', 1)[-1]}", "emo": r.emotion[:3],
+                    "dataset": "tiny", "length": 2.0, "channel": 1,
+                }
+                for r in rows if r.speaker in members
+            }
+            if side == "test":
+                entries.update({f"tiny-{name}": {"wav": f"downloads/tiny/{name}.wav", "emo": "neu"} for name in extra})
+            path = folder / f"tiny_{side}_fold_{k}{extension}"
+            if extension == ".jsonl":
+                path.write_text("".join(json.dumps({"key": key, **e}) + "\n" for key, e in entries.items()))
+            else:
+                path.write_text(json.dumps(entries, indent=4))
+    return root
+
+
+@pytest.mark.parametrize("extension", [".jsonl", ".json"])
+def test_emobox_folds_are_imported_by_file_name(tmp_path, extension):
+    rows = [replace(r, path=f"/data/tiny/{r.speaker}/{r.speaker}_{i}.wav") for i, r in enumerate(corpus("tiny", 4))]
+    split = [({"tiny_01", "tiny_02", "tiny_03"}, {"tiny_04"}), ({"tiny_02", "tiny_03", "tiny_04"}, {"tiny_01"})]
+    folds = make_folds(rows, "emobox", folds_dir=str(emobox_tree(tmp_path, rows, split, extension=extension)))
+    assert [f.name for f in folds] == ["emobox fold 1/2", "emobox fold 2/2"]
+    assert speakers(rows, folds[0].test) == {"tiny_04"} and speakers(rows, folds[1].train) == {"tiny_02", "tiny_03", "tiny_04"}
+    assert all(is_speaker_independent(f, rows) for f in folds)
+
+
+def test_emobox_fold_sharing_speakers_is_flagged(tmp_path):
+    rows = [replace(r, path=f"/d/{r.speaker}_{i}.flac") for i, r in enumerate(corpus("tiny", 3))]
+    split = [({"tiny_01", "tiny_02"}, {"tiny_02", "tiny_03"})]
+    with pytest.warns(SpeakerOverlapWarning, match="tiny_02"):
+        (fold,) = make_folds(rows, "emobox", folds_dir=str(emobox_tree(tmp_path, rows, split)))
+    assert fold.name == "emobox fold 1/1 (speakers on both sides: optimistic)"
+    assert not is_speaker_independent(fold, rows)
+
+
+def test_emobox_fold_naming_unknown_utterances_says_which(tmp_path):
+    rows = [replace(r, path=f"/d/{r.speaker}_{i}.wav") for i, r in enumerate(corpus("tiny", 2))]
+    tree = emobox_tree(tmp_path, rows, [({"tiny_01"}, {"tiny_02"})], extra=("ghost_1", "ghost_2"))
+    with pytest.raises(SplitError, match=r"tiny_test_fold_1.jsonl: 2 utterance\(s\) not in the manifest.*tiny-ghost_1, tiny-ghost_2"):
+        make_folds(rows, "emobox", folds_dir=str(tree))
+    with pytest.raises(SplitError, match="no fold_<k> folders"):
+        make_folds(rows, "emobox", folds_dir=str(tmp_path / "fold_1"))
+
+
+def test_session_protocol_needs_sessions(multi):
+    with pytest.raises(SplitError, match="needs a session column"):
+        make_folds(multi, "leave-one-session-out")
+    rows = [replace(r, extra={"session": r.speaker[-1]}) for r in corpus("tiny", 4)]
+    folds = make_folds(rows, "leave-one-session-out")
+    assert [f.name for f in folds] == ["session 1", "session 2", "session 3", "session 4"]
+    assert_partition(rows, folds)

@@ -1,8 +1,14 @@
 """The utterance table that every corpus reader produces and every trainer consumes.
 
 A manifest is a CSV file with one row per utterance. Its first columns are fixed (`COLUMNS`);
-readers may add their own (BAVED's ``arousal``, ASVP-ESD's ``vocal_channel``) and splits add
+readers may add their own (IEMOCAP's ``session``, ASVP-ESD's ``vocal_channel``) and splits add
 ``fold`` or ``split``. Those extra columns travel in `Utterance.extra`.
+
+Dimensional labels have fixed names (`DIMENSIONS`: ``arousal``, ``valence``, ``dominance``) and
+one scale: [-1, 1], -1 the lowest the corpus rates (calm, negative, submissive), +1 the highest.
+Readers map their native scale onto it (`dimension_columns`) and record that scale in
+``dimension_scale`` (``1..5`` for IEMOCAP, ``1..7`` for MSP-Podcast), so the native value is
+``lo + (x + 1) / 2 * (hi - lo)``. `read_manifest` refuses a value outside [-1, 1], naming the row.
 """
 
 from __future__ import annotations
@@ -62,6 +68,33 @@ class Utterance:
 
 _FIXED = {f.name for f in fields(Utterance)} - {"extra"}
 
+DIMENSIONS: tuple[str, ...] = ("arousal", "valence", "dominance")
+SCALE_COLUMN = "dimension_scale"
+
+
+def dimension_columns(native: dict[str, str], scale: tuple[float, float], where: str) -> dict[str, str]:
+    """Manifest columns for a row's native dimensional ratings: each mapped onto [-1, 1], plus the scale.
+
+    `native` maps names in `DIMENSIONS` to the corpus' values as text (empty: not rated, left
+    out); `scale` is the native (lowest, highest). A value that is not a number or lies outside
+    the scale raises `CorpusError` naming `where` (the file and row).
+    """
+    lo, hi = scale
+    out = {}
+    for name, text in native.items():
+        if text.strip():
+            value = _number_in(name, text, lo, hi, where, "the corpus' scale")
+            out[name] = f"{2 * (value - lo) / (hi - lo) - 1:.4f}"
+    if out:
+        out[SCALE_COLUMN] = f"{lo:g}..{hi:g}"
+    return out
+
+
+def dimension(row: Utterance, name: str) -> float | None:
+    """The row's `name` (one of `DIMENSIONS`) in [-1, 1], or None when it is not rated."""
+    text = row.extra.get(name, "")
+    return float(text) if text else None
+
 
 def write_manifest(rows: Iterable[Utterance], path: str | os.PathLike) -> Path:
     """Write rows as CSV; the file appears whole or not at all (written aside, then renamed)."""
@@ -120,7 +153,26 @@ def read_manifest(path: str | os.PathLike) -> list[Utterance]:
                 )
             except ValueError as exc:
                 raise CorpusError(f"{path}, line {line_no}: {exc}") from None
+            _check_dimensions(rows[-1], f"{path}, line {line_no}")
     return rows
+
+
+def _check_dimensions(row: Utterance, where: str) -> None:
+    for name in DIMENSIONS:
+        text = row.extra.get(name, "")
+        if text.strip():
+            _number_in(name, text, -1.0, 1.0, where, f"manifests hold dimensions on [-1, 1]; the native scale goes in {SCALE_COLUMN}")
+
+
+def _number_in(name: str, text: str, lo: float, hi: float, where: str, scale: str) -> float:
+    """`text` as a number in [lo, hi], or `CorpusError` naming `where`, the column and the scale."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise CorpusError(f"{where}: {name} {text.strip()!r} is not a number") from None
+    if not lo <= value <= hi:
+        raise CorpusError(f"{where}: {name} {value:g} is outside {lo:g}..{hi:g} ({scale})")
+    return value
 
 
 def _fmt_duration(value: float | None) -> str:

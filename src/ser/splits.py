@@ -20,6 +20,10 @@ model should not learn that class.
 Stratification balances each row's class (`ser.labels.class_of`): its emotion, or the target
 ``ser train`` put in the ``target`` column (``female_angry``, ``male``).
 
+Published protocols: `leave_one_session_out` (IEMOCAP's five sessions), `official_split`
+(MSP-Podcast's partitions) and `emobox_folds` (EmoBox's fold files). The last two are taken as
+published: a fold that shares speakers is kept, named optimistic, with a `SpeakerOverlapWarning`.
+
 Folds travel inside the manifest (`assign_folds`, `folds_from_manifest`): a k-fold protocol
 writes the test-fold number (1, 2, ...) of each row in the ``fold`` column; a single split
 (random, cross-corpus) writes ``train``, ``val`` or ``test`` in the ``split`` column.
@@ -46,13 +50,17 @@ PROTOCOLS: tuple[str, ...] = (
     "loso",
     "cross-corpus",
     "leave-one-corpus-out",
+    "leave-one-session-out",
+    "official",
+    "emobox",
 )
 
 RANDOM_SPLIT_NAME = "random (speakers on both sides: optimistic)"
 
 
 class SpeakerOverlapWarning(UserWarning):
-    """A validation set had to share speakers with the training set (too few speakers)."""
+    """A validation set had to share speakers with the training set (too few speakers), or a
+    published fold (official, emobox) shares speakers between its sides."""
 
 
 @dataclass
@@ -201,6 +209,127 @@ def leave_one_corpus_out(rows: Sequence[Utterance]) -> list[Fold]:
     return _checked(rows, folds)
 
 
+def leave_one_session_out(rows: Sequence[Utterance]) -> list[Fold]:
+    """One fold per recording session (the ``session`` column, written by the IEMOCAP reader).
+
+    IEMOCAP's sessions each hold one man and one woman who appear in no other session, so
+    testing on one session and training on the other four is speaker-independent; this is the
+    protocol IEMOCAP results are reported on (5 folds).
+    """
+    labelled = _labelled(rows)
+    sessions = np.array([rows[i].extra.get("session", "") for i in labelled], dtype=object)
+    if len(labelled) == 0 or (sessions == "").any():
+        raise SplitError(
+            "leave-one-session-out needs a session column on every labelled row (the iemocap reader writes it)"
+        )
+    _speakers(rows, labelled)
+    distinct = sorted(set(sessions), key=lambda v: (len(v), v))
+    if len(distinct) < 2:
+        raise SplitError(f"leave-one-session-out needs at least 2 sessions, found {len(distinct)}")
+    folds = [Fold(f"session {s}", labelled[sessions != s], labelled[sessions == s]) for s in distinct]
+    return _checked(rows, folds)
+
+
+def official_split(rows: Sequence[Utterance], test_set: str = "Test1") -> list[Fold]:
+    """MSP-Podcast's official partitions (the ``split_set`` column): ``Train`` to train,
+    ``Development`` to validate, `test_set` (``Test1``, ``Test2``, ``Test3``, or several joined by
+    commas) to test. One fold; rows of other partitions are unused.
+    """
+    labelled = _labelled(rows)
+    parts = np.array([rows[i].extra.get("split_set", "") for i in labelled], dtype=object)
+    if len(labelled) == 0 or not (parts != "").any():
+        raise SplitError("the official protocol needs a split_set column (the msppodcast reader writes it)")
+    tests = [t.strip() for t in test_set.split(",") if t.strip()]
+    present = set(parts)
+    missing = [name for name in ["Train", *tests] if name not in present]
+    if missing:
+        raise SplitError(
+            f"official split: no labelled rows in partition(s) {', '.join(missing)} "
+            f"(the manifest has {', '.join(sorted(present - {''})) or 'none'})"
+        )
+    val = labelled[parts == "Development"]
+    fold = Fold(f"official Train / Development / {'+'.join(tests)}", labelled[parts == "Train"],
+                labelled[np.isin(parts, tests)], val if len(val) else None)
+    return _flag_overlap(rows, [fold])
+
+
+def emobox_folds(rows: Sequence[Utterance], folds_dir: str) -> list[Fold]:
+    """The folds EmoBox publishes for a corpus (``EmoBox/data/<corpus>/``, Ma et al. 2024).
+
+    `folds_dir` holds ``fold_<k>/<corpus>_train_fold_<k>.jsonl`` and ``..._test_fold_<k>.jsonl``
+    (or ``.json``): one entry per utterance with its audio path in ``wav``. Entries are matched to
+    the manifest's rows by file stem. An entry no row matches is an error naming it; a fold whose
+    sides share speakers is kept as published, named optimistic, with a warning.
+    """
+    from pathlib import Path
+
+    root = Path(folds_dir).expanduser()
+    if not root.is_dir():
+        raise SplitError(f"{root}: no such folder (expected EmoBox's data/<corpus>/ with fold_1/, fold_2/, ...)")
+    fold_dirs = sorted((d for d in root.glob("fold_*") if d.is_dir() and d.name[5:].isdigit()),
+                       key=lambda d: int(d.name[5:]))
+    if not fold_dirs:
+        raise SplitError(f"{root}: no fold_<k> folders (expected EmoBox's data/<corpus>/fold_1/<corpus>_train_fold_1.jsonl ...)")
+    by_stem: dict[str, int] = {}
+    for i in _labelled(rows):
+        by_stem.setdefault(_stem(rows[i].path), int(i))
+    folds = []
+    for fold_dir in fold_dirs:
+        k = int(fold_dir.name[5:])
+        sides = {side: _emobox_side(fold_dir, side, k, by_stem) for side in ("train", "test")}
+        folds.append(Fold(f"emobox fold {k}/{len(fold_dirs)}", sides["train"], sides["test"]))
+    return _flag_overlap(rows, folds)
+
+
+def _emobox_side(fold_dir, side: str, k: int, by_stem: dict[str, int]) -> list[int]:
+    """Row indices of one EmoBox fold file; `SplitError` naming entries that match no row."""
+    import json
+
+    candidates = sorted(fold_dir.glob(f"*_{side}_fold_{k}.jsonl")) or sorted(fold_dir.glob(f"*_{side}_fold_{k}.json"))
+    if not candidates:
+        raise SplitError(f"{fold_dir}: no *_{side}_fold_{k}.jsonl or .json file")
+    path = candidates[0]
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".jsonl":
+            entries = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            entries = [{"key": key, **value} for key, value in json.loads(text).items()]
+        names = [(entry.get("key", ""), entry["wav"]) for entry in entries]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SplitError(f"{path}: not an EmoBox fold file ({type(exc).__name__}: {exc})") from None
+    index, unknown = [], []
+    for key, wav in names:
+        row = by_stem.get(_stem(wav))
+        if row is None:
+            unknown.append(key or wav)
+        else:
+            index.append(row)
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise SplitError(
+            f"{path}: {len(unknown)} utterance(s) not in the manifest (matched by file name): {shown}; "
+            "index the same corpus (all of it) that the fold file lists"
+        )
+    return index
+
+
+def _stem(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+
+
+def _flag_overlap(rows: Sequence[Utterance], folds: list[Fold]) -> list[Fold]:
+    """Published folds are kept as they are; one that shares speakers says so in its name and a warning."""
+    for fold in folds:
+        both = speaker_overlap(rows, fold)
+        if both:
+            fold.name += " (speakers on both sides: optimistic)"
+            shown = ", ".join(both[:5]) + (f" and {len(both) - 5} more" if len(both) > 5 else "")
+            warnings.warn(f"{fold.name}: not speaker-independent; speaker(s) {shown} on both sides",
+                          SpeakerOverlapWarning, stacklevel=3)
+    return folds
+
+
 # --------------------------------------------------------------------------------------------
 # The speaker-dependent split, for comparison with published numbers only
 
@@ -311,6 +440,9 @@ _DISPATCH: dict[str, Callable[..., list[Fold]]] = {
     "loso": leave_one_speaker_out,
     "cross-corpus": cross_corpus,
     "leave-one-corpus-out": leave_one_corpus_out,
+    "leave-one-session-out": leave_one_session_out,
+    "official": official_split,
+    "emobox": emobox_folds,
 }
 
 

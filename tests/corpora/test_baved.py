@@ -9,11 +9,12 @@ def test_rows(clips):
     rows = by_name(index)
     low = rows["55-m-16-2-0-778.wav"]
     assert (low.speaker, low.gender, low.language) == ("baved_55", "male", "ar")
-    assert (low.emotion, low.native_label, low.extra) == ("other", "0", {"arousal": "low"})
+    assert (low.emotion, low.native_label) == ("other", "0")
+    assert low.extra == {"arousal_level": "low", "arousal": "-1.0000", "dimension_scale": "0..2"}
     assert low.text == "هذا"
     high = rows["56-f-40-2-2-657.flac"]
-    assert (high.gender, high.extra["arousal"]) == ("female", "high")
-    assert rows["4-m-20-0-1-12.wav"].extra["arousal"] == "neutral"
+    assert (high.gender, high.extra["arousal_level"], high.extra["arousal"]) == ("female", "high", "1.0000")
+    assert rows["4-m-20-0-1-12.wav"].extra["arousal_level"] == "neutral"
     assert skipped_names(index) == {"55-m-16-3-5-1.wav", "55-x-16-3-1-1.wav", "readme.wav"}
 
 

@@ -19,7 +19,10 @@ ORDER = 20
 
 # Listed here rather than imported so that `ser --help` does not import numpy; a test keeps this
 # equal to ser.splits.PROTOCOLS.
-PROTOCOL_NAMES = ("random", "speaker-kfold", "ravdess-6fold", "loso", "cross-corpus", "leave-one-corpus-out")
+PROTOCOL_NAMES = (
+    "random", "speaker-kfold", "ravdess-6fold", "loso", "cross-corpus", "leave-one-corpus-out",
+    "leave-one-session-out", "official", "emobox",
+)
 
 
 def register(subparsers) -> None:
@@ -69,6 +72,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("--train-corpora", help="cross-corpus: comma-separated training corpora")
     p.add_argument("--test-corpora", help="cross-corpus: comma-separated test corpora")
+    p.add_argument("--test-set", help="official (MSP-Podcast): the test partition(s), e.g. Test1 (default) or Test1,Test2")
+    p.add_argument("--folds-dir", help="emobox: EmoBox's data/<corpus>/ folder (fold_1/, fold_2/, ...)")
     p.add_argument("-o", "--output", required=True, help="manifest CSV to write, with a fold or split column")
     p.set_defaults(func=_split)
 
@@ -213,6 +218,8 @@ def _split(args) -> int:
         "stratify": ("--no-stratify", False if args.no_stratify else None),
         "train": ("--train-corpora", _names(args.train_corpora)),
         "test": ("--test-corpora", _names(args.test_corpora)),
+        "test_set": ("--test-set", args.test_set),
+        "folds_dir": ("--folds-dir", args.folds_dir),
     }
     accepted = protocol_options(args.protocol)
     given = {key: value for key, (_, value) in flags.items() if value is not None}
@@ -228,7 +235,7 @@ def _split(args) -> int:
         if args.val_fraction:
             if len(folds) != 1:
                 raise SerError(
-                    f"--val-fraction is for single splits (random, cross-corpus); {args.protocol} has "
+                    f"--val-fraction is for single splits (random, cross-corpus, official); {args.protocol} has "
                     f"{len(folds)} folds, whose validation speakers are drawn at training time"
                 )
             folds = [with_validation(rows, folds[0], fraction=args.val_fraction, seed=args.seed or 0)]

@@ -18,13 +18,13 @@ from ser.errors import CorpusError
 
 def names() -> list[str]:
     """The reader names accepted by `prepare` and ``ser data index``."""
-    return [name for name, entry in CORPORA.items() if entry.reader]
+    return list(CORPORA)
 
 
 def info(name: str) -> CorpusInfo:
-    """The catalogue entry of reader `name`; `CorpusError` for a name without a reader."""
+    """The catalogue entry of reader `name`; `CorpusError` for an unknown name."""
     entry = CORPORA.get(name)
-    if entry is None or not entry.reader:
+    if entry is None:
         raise CorpusError(f"unknown corpus {name!r}; known: {', '.join(names())}")
     return entry
 

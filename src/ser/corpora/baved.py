@@ -6,7 +6,8 @@ down), 1 neutral, 2 high (strong positive or negative emotion).
 
 BAVED labels arousal, not a category, so no row claims one: ``emotion`` is ``other`` (a user
 ``label_map`` such as ``{"0": "sad"}`` can say otherwise), ``native_label`` is the level digit,
-and ``extra["arousal"]`` is ``low``, ``neutral`` or ``high``.
+``extra["arousal_level"]`` is ``low``, ``neutral`` or ``high``, and ``extra["arousal"]`` the
+same level on the manifests' dimensional scale (-1, 0, 1; ``dimension_scale`` ``0..2``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ser.corpora.base import CorpusIndex, build_index, parse_gender, resolve_emotion, scan_audio
-from ser.manifest import Utterance
+from ser.manifest import Utterance, dimension_columns
 
 AROUSAL = {"0": "low", "1": "neutral", "2": "high"}
 WORDS = {
@@ -55,7 +56,7 @@ def prepare_baved(root: str | Path, *, label_map: Mapping[str, str] | None = Non
                 emotion=resolve_emotion(level, {}, label_map),
                 native_label=level,
                 text=WORDS[word],
-                extra={"arousal": AROUSAL[level]},
+                extra={"arousal_level": AROUSAL[level], **dimension_columns({"arousal": level}, (0, 2), str(path))},
             )
         )
     return build_index(rows, skipped)

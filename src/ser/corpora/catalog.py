@@ -339,15 +339,31 @@ _ENTRIES = (
         name="iemocap",
         title="IEMOCAP (Interactive Emotional Dyadic Motion Capture; Busso et al. 2008), 5 sessions",
         language="en",
-        layout="Session1-5/sentences/wav/<dialog>/<utterance>.wav and Session1-5/dialog/EmoEvaluation/<dialog>.txt",
+        layout="Session1-5/sentences/wav/<dialog>/<utterance>.wav and Session1-5/dialog/EmoEvaluation/<dialog>.txt; "
+        "4 classes (excited folded into happy), arousal/valence/dominance",
         licence="IEMOCAP release agreement (research use only, on request from USC SAIL)",
-        reader="",
+        reader="iemocap:prepare_iemocap",
         homepage="https://sail.usc.edu/iemocap/",
         apply=(
             "IEMOCAP is released by USC SAIL on request: fill in the release form at\n"
             "https://sail.usc.edu/iemocap/iemocap_release.htm ; unpack IEMOCAP_full_release, then:\n"
             "  ser data index iemocap IEMOCAP_full_release -o iemocap.csv\n"
             "  ser data split iemocap.csv --protocol leave-one-session-out -o iemocap-folds.csv"
+        ),
+    ),
+    CorpusInfo(
+        name="msppodcast",
+        title="MSP-Podcast (Lotfian & Busso 2019): podcast speech, categorical and dimensional labels",
+        language="en",
+        layout="Audios/<FileName>.wav and Labels/labels_consensus.csv (EmoClass, EmoAct, EmoVal, EmoDom, Split_Set)",
+        licence="MSP-Podcast academic licence (research use only; a commercial licence is sold separately)",
+        reader="msppodcast:prepare_msppodcast",
+        homepage="https://ecs.utdallas.edu/research/researchlabs/msp-lab/MSP-Podcast.html",
+        apply=(
+            "MSP-Podcast is released by the MSP lab (UT Dallas) after signing its academic licence:\n"
+            "https://ecs.utdallas.edu/research/researchlabs/msp-lab/MSP-Podcast.html ; unpack it, then:\n"
+            "  ser data index msppodcast MSP-PODCAST-Publish-1.12 -o msp.csv\n"
+            "  ser data split msp.csv --protocol official -o msp-split.csv"
         ),
     ),
     CorpusInfo(
