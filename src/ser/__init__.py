@@ -14,7 +14,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Recognizer": ("ser.inference.recognizer", "Recognizer"),
-    "Prediction": ("ser.inference.recognizer", "Prediction"),
+    "Prediction": ("ser.inference.prediction", "Prediction"),
+    "SpeakerProfile": ("ser.inference.profile", "SpeakerProfile"),
     "Timeline": ("ser.inference.timeline", "Timeline"),
     "Stream": ("ser.inference.stream", "Stream"),
     "load_audio": ("ser.audio", "load"),
@@ -30,4 +31,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'ser' has no attribute {name!r}")
 
 
-__all__ = ["Recognizer", "Prediction", "Timeline", "Stream", "load_audio", "__version__"]
+__all__ = ["Recognizer", "Prediction", "SpeakerProfile", "Timeline", "Stream", "load_audio", "__version__"]

@@ -29,8 +29,10 @@ from ser.audio import MAX_PEAK
 from ser.inference.timeline import SAMPLE_RATE
 from ser.inference.vad import FRAME, FRAME_S
 
+from ser.inference.prediction import MIN_SPEECH_S, Prediction
+
 if TYPE_CHECKING:
-    from ser.inference.recognizer import Prediction, Recognizer
+    from ser.inference.recognizer import Recognizer
 
 
 @dataclass(frozen=True)
@@ -165,8 +167,6 @@ class Stream:
         return float(np.count_nonzero(self._frame_probs[first:last] >= threshold)) * FRAME_S
 
     def _predict(self, samples: np.ndarray, start: int, end: int) -> StreamUpdate:
-        from ser.inference.recognizer import MIN_SPEECH_S, Prediction
-
         duration, speech_s = (end - start) / SAMPLE_RATE, self._speech_s(start, end)
         is_speech = speech_s >= MIN_SPEECH_S
         if not is_speech:

@@ -184,3 +184,17 @@ def _regions(probs: np.ndarray, duration_s: float, options: VadOptions) -> Itera
     for lo, hi in merged:
         if hi > lo:
             yield round(lo, 3), round(hi, 3)
+
+
+def trim_to_speech(signal: np.ndarray, detector: SpeechDetector | None = None, options: VadOptions = VadOptions()) -> np.ndarray:
+    """`signal` from the start of its first speech region to the end of its last (16 kHz mono).
+
+    What a model should be trained on when the `Recognizer` judges detected speech: the same
+    stretch of the clip (for a clip of one utterance, exactly the piece it judges). A clip in
+    which no speech is found is returned whole, so no training example is lost.
+    """
+    regions = (detector or SpeechDetector.from_pretrained()).regions(signal, options)
+    if not regions:
+        return signal
+    start, end = int(regions[0][0] * SAMPLE_RATE), int(regions[-1][1] * SAMPLE_RATE)
+    return signal[start:end]
