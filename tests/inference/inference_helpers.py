@@ -101,3 +101,21 @@ def real_speech(seconds: float, seed: int = 0, level: float | None = None) -> np
     if level is not None:
         out = out * (level / max(float(np.abs(out).max()), 1e-9))
     return out.astype(np.float32)
+
+
+def write_adaptable_model(directory: Path, dimension: int = 16, seed: int = 0) -> None:
+    """A tiny adaptable model folder: the graph outputs a `dimension`-d embedding, head.npz holds a
+    speaker-centred linear head (docs/predict.md), as the shipped recipe exports it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    export_tiny(directory / "model.onnx", n_out=dimension, seed=seed)
+    rng = np.random.default_rng(seed)
+    np.savez(
+        directory / "head.npz",
+        population_mean=rng.normal(0, 0.5, dimension), scaler_mean=np.zeros(dimension),
+        scaler_scale=np.ones(dimension), coef=rng.normal(0, 1.0, (len(LABELS), dimension)), intercept=np.zeros(len(LABELS)),
+    )
+    write_config(
+        directory, onnx={"file": "model.onnx", "input": "input_features", "output": "logits"},
+        head={"file": "head.npz", "kind": "centred_linear"},
+        adaptation={"kind": "speaker_centring", "shrinkage": 2.0, "temperature_adapted": 1.5},
+    )

@@ -192,6 +192,9 @@ def run_predict(args: argparse.Namespace) -> int:
     if [p for p, _ in inputs].count(STDIN) and len(inputs) > 1:
         raise SerError("'-' (stdin) cannot be mixed with other inputs")
     _check_options(args)
+    from ser.inference.profile import SpeakerProfile
+
+    profile = SpeakerProfile.load(args.profile) if args.profile else None  # before any output is written
     recognizer = _recognizer(args)
     top_k = args.top_k or (3 if args.format == "table" else len(recognizer.labels))
     writer_class = {"table": TableWriter, "json": JsonWriter, "csv": CsvWriter}[args.format]
@@ -200,7 +203,7 @@ def run_predict(args: argparse.Namespace) -> int:
     with _output(args.output) as stream, _progress(len(inputs), args.progress) as bar:
         writer = writer_class(stream, recognizer.labels, top_k, width=max(len(p) for p, _ in inputs), bar=bar)
         writer.start(args.timeline)
-        for path, result in _results(recognizer, inputs, args):
+        for path, result in _results(recognizer, inputs, args, profile):
             if isinstance(result, SerError):
                 failures += 1
                 writer.error(path, result)
@@ -329,15 +332,13 @@ def _source(path: str):
     return sys.stdin.buffer.read() if path == STDIN else path
 
 
-def _results(recognizer, inputs: list[tuple[str, str | None]], args: argparse.Namespace) -> Iterator[tuple[str, object]]:
+def _results(recognizer, inputs: list[tuple[str, str | None]], args: argparse.Namespace, profile=None) -> Iterator[tuple[str, object]]:
     """``(path, result)`` per input, in order; a result is a `SerError` (the input's problem), a
     Timeline (with --timeline) or a Prediction. The library does the work
     (`Recognizer.predict_files`, `Recognizer.timeline`); this only names inputs and groups."""
     from ser.audio import AudioError
     from ser.errors import SerError
-    from ser.inference.profile import SpeakerProfile
 
-    profile = SpeakerProfile.load(args.profile) if args.profile else None
     if args.timeline:
         for path, problem in inputs:
             try:
