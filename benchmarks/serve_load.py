@@ -9,6 +9,12 @@ and writes benchmarks/serve_load.md.
     python benchmarks/serve_load.py                      # the shipped model, 1/2/8/32 clients, 20 s each
     python benchmarks/serve_load.py --model DIR --clients 1,4 --seconds 10
 
+Then mixed traffic (``--mixed-uploads 2 --mixed-streams 8``): long uploads (the example clips
+joined to ``--long-minutes`` of FLAC, posted back to back with ``?timeline=true`` as the page
+does) while live streams send at real-time pace; the streams' update lag, every status, and the
+server's memory over the run. The load average of the machine is recorded before and after,
+since other work on it disturbs the figures.
+
 Traffic goes to 127.0.0.1 only; every loop is bounded by --seconds, and the server is stopped at the end.
 """
 
@@ -41,6 +47,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each level")
     parser.add_argument("--streams", default="1,4", help="comma-separated counts of live WebSocket streams (real-time pace); empty for none")
     parser.add_argument("--workers", type=int, default=2, help="ser serve --workers")
+    parser.add_argument("--mixed-uploads", type=int, default=2, help="long uploads running at once in the mixed run (0: no mixed run)")
+    parser.add_argument("--mixed-streams", type=int, default=8, help="live streams during the mixed run")
+    parser.add_argument("--mixed-seconds", type=float, default=90.0, help="duration of the mixed run")
+    parser.add_argument("--long-minutes", type=float, default=9.5, help="length of each long upload")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "serve_load.md")
     args = parser.parse_args()
     if not (args.model / "ser_model.json").is_file():
@@ -57,6 +67,8 @@ def main() -> int:
     command = [
         sys.executable, "-m", "ser.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
         "--model", str(args.model), "--workers", str(args.workers), "--log-level", "warning",
+        # Every simulated client comes from 127.0.0.1: allow them all (the default is 16 per address).
+        "--max-per-client", str(max(levels + [0]) + max(stream_levels + [args.mixed_streams]) + args.mixed_uploads + 8),
     ]
     server = subprocess.Popen(command, cwd=REPO)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the server
@@ -64,10 +76,14 @@ def main() -> int:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, server)
         rows, stream_rows, rss = asyncio.run(run_levels(url, server.pid, clips, levels, stream_levels, pcm, args.seconds))
+        mixed = None
+        if args.mixed_uploads or args.mixed_streams:
+            long_clip = long_flac(pcm, args.long_minutes)
+            mixed = asyncio.run(run_mixed(url, server.pid, long_clip, pcm, args))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    write_report(args, rows, stream_rows, rss, clips)
+    write_report(args, rows, stream_rows, rss, clips, mixed)
     return 0
 
 
@@ -98,20 +114,21 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+async def sample_memory(pid: int, start: float, stop: asyncio.Event, samples: list[tuple[float, float]]) -> None:
+    """Append (seconds since `start`, RSS MiB of `pid`) to `samples` twice a second until `stop`."""
+    while not stop.is_set():
+        samples.append((time.monotonic() - start, rss_mib(pid)))
+        try:
+            await asyncio.wait_for(stop.wait(), 0.5)
+        except asyncio.TimeoutError:
+            pass
+
+
 async def run_levels(url, pid, clips, levels, stream_levels, pcm, seconds):
     samples: list[tuple[float, float]] = []  # (seconds since start, RSS MiB)
     start = time.monotonic()
     stop = asyncio.Event()
-
-    async def sample_memory():
-        while not stop.is_set():
-            samples.append((time.monotonic() - start, rss_mib(pid)))
-            try:
-                await asyncio.wait_for(stop.wait(), 0.5)
-            except asyncio.TimeoutError:
-                pass
-
-    sampler = asyncio.create_task(sample_memory())
+    sampler = asyncio.create_task(sample_memory(pid, start, stop, samples))
     rows = []
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=httpx.Limits(max_connections=max(levels) + 4)) as http:
         for i in range(3):  # warm-up: first calls allocate the session's buffers
@@ -173,6 +190,76 @@ async def run_levels(url, pid, clips, levels, stream_levels, pcm, seconds):
     return rows, stream_rows, samples
 
 
+def long_flac(pcm: np.ndarray, minutes: float) -> bytes:
+    """The example clips (16-bit PCM at 16 kHz) repeated to `minutes`, as FLAC bytes."""
+    import io
+
+    import soundfile as sf
+
+    samples = np.take(pcm, np.arange(int(minutes * 60 * 16000)), mode="wrap")
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, 16000, format="FLAC", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+async def run_mixed(url: str, pid: int, long_clip: bytes, pcm: np.ndarray, args) -> dict:
+    """Long uploads back to back and live streams at once, for ``args.mixed_seconds``."""
+    samples: list[tuple[float, float]] = []
+    stop = asyncio.Event()
+    start = time.monotonic()
+    load_before = os.getloadavg()
+
+    async def uploader(http: httpx.AsyncClient, deadline: float) -> list[tuple[float, int]]:
+        results = []
+        while time.monotonic() < deadline:
+            t = time.monotonic()
+            try:
+                response = await http.post("/v1/predict?timeline=true", content=long_clip, headers={"content-type": "audio/flac"})
+                status = response.status_code
+            except httpx.HTTPError:
+                status = 0
+            results.append((time.monotonic() - t, status))
+        return results
+
+    sampler = asyncio.create_task(sample_memory(pid, start, stop, samples))
+    rss_before = rss_mib(pid)
+    deadline = start + args.mixed_seconds
+    async with httpx.AsyncClient(base_url=url, timeout=600) as http:
+        uploads = [asyncio.create_task(uploader(http, deadline)) for _ in range(args.mixed_uploads)]
+        await asyncio.sleep(2.0)  # the uploads are decoding and predicting when the streams start
+        streams = await asyncio.gather(*(live_stream(url, pcm, k, deadline) for k in range(args.mixed_streams)))
+        upload_results = await asyncio.gather(*uploads)
+    end = time.monotonic() - start
+    await asyncio.sleep(3.0)  # memory once the work is over
+    stop.set()
+    await sampler
+    lags = np.array([lag for lag_list, _ in streams for lag in lag_list])
+    statuses = [status for r in upload_results for _, status in r]
+    result = {
+        "seconds": end,
+        "updates": len(lags),
+        "lag": {q: float(np.percentile(lags, q)) * 1000 if len(lags) else float("nan") for q in (50, 95, 99, 100)},
+        "stream_errors": sum(e for _, e in streams),
+        "uploads": len(statuses),
+        "upload_ok": statuses.count(200),
+        "server_errors": sum(1 for s in statuses if s >= 500 or s == 0),
+        "upload_latency": [lat for r in upload_results for lat, _ in r],
+        "rss_before": rss_before,
+        "rss": samples,
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+    }
+    print(
+        f"mixed: {args.mixed_uploads} long uploads + {args.mixed_streams} streams for {end:.0f} s: "
+        f"{result['updates']} updates, lag p50 {result['lag'][50]:.0f} ms, p95 {result['lag'][95]:.0f} ms, "
+        f"p99 {result['lag'][99]:.0f} ms, max {result['lag'][100]:.0f} ms; uploads {result['upload_ok']}/{result['uploads']} ok, "
+        f"{result['server_errors']} 5xx; RSS max {max(m for _, m in samples):.0f} MiB, end {samples[-1][1]:.0f} MiB; "
+        f"load {load_before[0]:.1f} -> {result['load_after'][0]:.1f}",
+        flush=True,
+    )
+    return result
+
+
 async def live_stream(url: str, pcm: np.ndarray, k: int, deadline: float) -> tuple[list[float], int]:
     """Send 100 ms chunks at real-time pace until `deadline`; the lag of each update, and the errors.
 
@@ -230,7 +317,7 @@ async def client(http: httpx.AsyncClient, clips: list[bytes], k: int, deadline: 
     return results
 
 
-def write_report(args, rows, stream_rows, rss, clips) -> None:
+def write_report(args, rows, stream_rows, rss, clips, mixed=None) -> None:
     import onnxruntime
 
     durations = []
@@ -240,7 +327,8 @@ def write_report(args, rows, stream_rows, rss, clips) -> None:
         durations.append(info(clip).duration)
     command = (
         f"python benchmarks/serve_load.py --clients {args.clients} --streams {args.streams} "
-        f"--seconds {args.seconds:g} --workers {args.workers}"
+        f"--seconds {args.seconds:g} --workers {args.workers} --mixed-uploads {args.mixed_uploads} "
+        f"--mixed-streams {args.mixed_streams} --mixed-seconds {args.mixed_seconds:g} --long-minutes {args.long_minutes:g}"
     )
     if args.model != DEFAULT_MODEL:
         command += f" --model {args.model}"
@@ -250,7 +338,8 @@ def write_report(args, rows, stream_rows, rss, clips) -> None:
         f"N concurrent clients on loopback, each posting the {len(clips)} example clips (FLAC, "
         f"{min(durations):.1f}-{max(durations):.1f} s) back to back as raw bodies to `POST /v1/predict`, "
         f"for {args.seconds:g} s per row, one server process (`ser serve --workers {args.workers}`, the default "
-        "limits: 32 requests admitted at once, so every row up to 32 clients must queue, never refuse). "
+        "limits: 32 requests admitted at once, so every row up to 32 clients must queue, never refuse; "
+        "`--max-per-client` raised since every simulated client comes from 127.0.0.1). "
         "Latency is from sending the request to the full answer, as the client sees it (queueing included). "
         "Errors are any answer other than 200, or a failed connection. RSS is the server process's resident "
         "memory (VmRSS), sampled every 0.5 s.",
@@ -288,6 +377,8 @@ def write_report(args, rows, stream_rows, rss, clips) -> None:
                 f"| {r['streams']} | {r['updates']} | {r['ups']:.2f} | {r['p50']:.0f} | {r['p95']:.0f} | {r['errors']} | "
                 f"{r['rss_before']:.0f} → {r['rss_after']:.0f} |"
             )
+    if mixed:
+        lines += mixed_report(args, mixed)
     times = [t for t, _ in rss]
     mem = [m for _, m in rss]
     marks = np.unique(np.linspace(0, len(rss) - 1, min(12, len(rss))).round().astype(int))
@@ -308,6 +399,37 @@ def write_report(args, rows, stream_rows, rss, clips) -> None:
     ]
     args.out.write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {args.out}")
+
+
+def mixed_report(args, mixed: dict) -> list[str]:
+    """The mixed-traffic section of the report."""
+    lag = mixed["lag"]
+    mem = [m for _, m in mixed["rss"]]
+    marks = np.unique(np.linspace(0, len(mem) - 1, min(14, len(mem))).round().astype(int))
+    latency = np.array(mixed["upload_latency"]) if mixed["upload_latency"] else np.array([np.nan])
+    return [
+        "",
+        f"## Mixed traffic: {args.mixed_uploads} long uploads and {args.mixed_streams} live streams at once",
+        "",
+        f"{args.mixed_uploads} clients each post a {args.long_minutes:g}-minute FLAC (the example clips joined) with "
+        f"`?timeline=true`, back to back; 2 s later {args.mixed_streams} live streams start and send at real-time pace "
+        f"(as above) until {mixed['seconds']:.0f} s. The uploads run on their own copy of the model at nice 19; the "
+        "streams on threads of their own at normal priority (`ser.serve.work`).",
+        "",
+        "| stream updates | lag p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | stream errors | uploads done (200) | 5xx or failed | upload latency p50 (s) | RSS before → max → end, MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        f"| {mixed['updates']} | {lag[50]:.0f} | {lag[95]:.0f} | {lag[99]:.0f} | {lag[100]:.0f} | {mixed['stream_errors']} | "
+        f"{mixed['upload_ok']} of {mixed['uploads']} | {mixed['server_errors']} | {np.nanmedian(latency):.1f} | "
+        f"{mixed['rss_before']:.0f} → {max(mem):.0f} → {mem[-1]:.0f} |",
+        "",
+        f"Goal (issue 18): lag p99 <= 1500 ms, 0 5xx, RSS flat and <= 1024 MiB: p99 {lag[99]:.0f} ms, "
+        f"{mixed['server_errors']} 5xx, highest RSS {max(mem):.0f} MiB.",
+        "RSS over the mixed run (s → MiB): "
+        + ", ".join(f"{mixed['rss'][i][0]:.0f} → {mixed['rss'][i][1]:.0f}" for i in marks)
+        + ".",
+        f"Load average (1 min) of the machine: {mixed['load_before'][0]:.2f} before, {mixed['load_after'][0]:.2f} after "
+        "(the load generator and the server count in it; more than ~3 means other work shared the 2 cores).",
+    ]
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from serve_helpers import EXAMPLES, export_tiny, speechlike, wav_bytes, write_config
+from serve_helpers import EXAMPLES, export_tiny, real_speech, wav_bytes, write_config
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +59,7 @@ def make_client(recognizer):
 @pytest.fixture(scope="session")
 def speech_wav() -> bytes:
     """3 s of speech-like sound, 16-bit WAV at 16 kHz."""
-    return wav_bytes(speechlike(3.0, seed=1))
+    return wav_bytes(real_speech(3.0, seed=1))
 
 
 @pytest.fixture(scope="session")

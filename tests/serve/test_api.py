@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import threading
 
@@ -10,7 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-from serve_helpers import LABELS, SR, speechlike, wav_bytes
+from serve_helpers import EXAMPLES, LABELS, SR, real_speech, wav_bytes
 
 
 def assert_error(response, status: int, code: str, *words: str) -> dict:
@@ -39,7 +40,8 @@ def test_multipart_upload_matches_the_recognizer(client, recognizer, example_fla
     for label, value in expected.scores.items():
         assert body["scores"][label] == pytest.approx(value, abs=1e-5)
     assert body["duration_s"] == pytest.approx(expected.duration_s, abs=1e-3)
-    assert "segments" not in body and "warning" not in body
+    assert body["speech_s"] == pytest.approx(expected.speech_s, abs=1e-3) and body["warnings"] == list(expected.warnings)
+    assert "segments" not in body and "summary" not in body
 
 
 @pytest.mark.parametrize("content_type", ["audio/wav", "application/octet-stream", "video/webm", None])
@@ -57,7 +59,7 @@ def test_form_file_under_another_field_name_is_accepted(client, speech_wav):
 
 
 def test_other_formats_and_rates(client, recognizer):
-    signal = speechlike(2.0, seed=3)
+    signal = real_speech(2.0, seed=3)
     import soxr
 
     resampled = soxr.resample(signal, SR, 44100)
@@ -71,7 +73,7 @@ def test_other_formats_and_rates(client, recognizer):
 
 def test_timeline_segments_match_recognizer_timeline(client, recognizer):
     # speech, 2 s of silence, speech: the detector must find two speech segments and a pause.
-    signal = np.concatenate([speechlike(2.0, seed=4), np.zeros(2 * SR, np.float32), speechlike(2.0, seed=5)])
+    signal = np.concatenate([real_speech(2.0, seed=4), np.zeros(2 * SR, np.float32), real_speech(2.0, seed=5)])
     data = wav_bytes(signal)
     response = client.post("/v1/predict?timeline=true", content=data)
     assert response.status_code == 200, response.text
@@ -92,10 +94,16 @@ def test_timeline_sliding_windows(client, recognizer, speech_wav):
     assert [s["start_s"] for s in segments[:3]] == [0.0, 0.5, 1.0]
 
 
-def test_silence_is_predicted_with_a_warning(client):
-    response = client.post("/v1/predict", content=wav_bytes(np.zeros(SR, np.float32)))
+@pytest.mark.parametrize("timeline", [False, True])
+def test_silence_is_a_result_without_a_label(client, timeline):
+    response = client.post(f"/v1/predict?timeline={str(timeline).lower()}", content=wav_bytes(np.zeros(2 * SR, np.float32)))
     assert response.status_code == 200, response.text
-    assert "no speech" in response.json()["warning"]
+    body = response.json()
+    assert body["label"] is None and "label" in body  # JSON null, not left out
+    assert body["confidence"] == 0 and body["scores"] == {} and body["speech_s"] == 0
+    assert any("no speech" in w for w in body["warnings"]) and body["duration_s"] == pytest.approx(2.0)
+    if timeline:
+        assert body["summary"]["label"] is None and [s["kind"] for s in body["segments"]] == ["silence"]
 
 
 # ------------------------------------------------------------------------------- refusals
@@ -117,6 +125,17 @@ def test_form_without_file(client):
         headers={"content-type": "multipart/form-data; boundary=xx"},
     )
     assert_error(response, 400, "no_file", "file")
+
+
+def test_a_form_cut_off_before_its_closing_boundary(client, speech_wav):
+    form = (
+        b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n'
+        + speech_wav + b"\r\n--xx--\r\n"
+    )
+    headers = {"content-type": "multipart/form-data; boundary=xx"}
+    assert client.post("/v1/predict", content=form, headers=headers).status_code == 200
+    for cut in (len(form) - 3, len(form) // 2, 60):
+        assert_error(client.post("/v1/predict", content=form[:cut], headers=headers), 400, "truncated_multipart", "cut off")
 
 
 def test_malformed_multipart(client):
@@ -160,7 +179,7 @@ def test_samples_far_outside_full_scale(client):
 
 def test_a_sample_rate_too_high_to_leave_samples(client):
     # Found by the fuzzing test: 0.5 s at a declared 268 MHz resamples to nothing at 16 kHz.
-    data = bytearray(wav_bytes(speechlike(0.5)))
+    data = bytearray(wav_bytes(real_speech(0.5)))
     data[24:28] = (0x10000080).to_bytes(4, "little")
     assert_error(client.post("/v1/predict", content=bytes(data)), 422, "no_samples", "no samples at 16000 Hz")
 
@@ -283,6 +302,43 @@ def test_a_full_queue_answers_503(recognizer, speech_wav):
     assert [r.status_code for r in accepted] == [200, 200]
 
 
+def test_live_streams_never_wait_for_uploads():
+    from ser.serve.work import WorkQueue
+
+    work = WorkQueue(workers=2, max_pending=4, live_workers=1)
+    gate = threading.Event()
+
+    async def scenario():
+        uploads = [asyncio.create_task(work.run(gate.wait, 30)) for _ in range(3)]  # both upload threads busy, one queued
+        await asyncio.sleep(0.1)
+        live = await asyncio.wait_for(work.run_live(lambda: "live"), 5)
+        gate.set()
+        return live, await asyncio.gather(*uploads)
+
+    try:
+        assert asyncio.run(scenario()) == ("live", [True, True, True])
+    finally:
+        work.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="thread priorities are a POSIX thing")
+def test_upload_threads_run_at_low_priority():
+    from ser.serve.work import UPLOAD_NICE, WorkQueue
+
+    work = WorkQueue(workers=1, max_pending=1)
+
+    async def niceness():
+        return await work.run(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())), await work.run_live(
+            lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        )
+
+    try:
+        upload, live = asyncio.run(niceness())
+    finally:
+        work.close()
+    assert upload == max(UPLOAD_NICE, os.getpriority(os.PRIO_PROCESS, 0)) and live == os.getpriority(os.PRIO_PROCESS, 0)
+
+
 def test_an_upload_that_never_ends_times_out(recognizer, speech_wav):
     from ser.serve.app import ServeConfig, create_app
 
@@ -378,7 +434,7 @@ def test_openapi_schema(client):
     assert {q["name"] for q in predict["parameters"]} == {"timeline", "vad", "window", "hop"}
     components = schema["components"]["schemas"]
     assert {"PredictionBody", "SegmentBody", "ErrorBody", "HealthBody", "ModelBody"} <= set(components)
-    assert components["PredictionBody"]["required"] == ["label", "confidence", "scores", "duration_s"]
+    assert components["PredictionBody"]["required"] == ["label", "confidence", "scores", "duration_s", "speech_s"]
 
 
 def test_web_page_is_served_and_self_contained(client):
@@ -394,3 +450,48 @@ def test_web_page_is_served_and_self_contained(client):
         if path.is_file():
             text = path.read_text(encoding="utf-8")
             assert not re.search(r"https?://(?!localhost\b)|//cdn|@import", text), path
+
+
+def test_api_docs_work_offline(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    # Every URL the page loads is on this server: no CDN, no favicon from elsewhere, no validator.
+    urls = re.findall(r"""(?:src|href|url)\s*[=:]\s*['"]([^'"]+)['"]""", page.text)
+    assert urls and all(u.startswith("/") and not u.startswith("//") for u in urls), urls
+    assert not re.search(r"https?://", page.text)
+    assert '"validatorUrl": null' in page.text
+    for asset in ("/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui.css", "/docs-assets/favicon.png"):
+        assert asset in page.text and client.get(asset).status_code == 200
+    assert client.get("/redoc").status_code == 404
+
+
+def test_examples_and_model_card(client, serve_model_dir):
+    examples = client.get("/v1/examples").json()
+    names = sorted(p.name for p in EXAMPLES.glob("*.flac"))
+    assert [e["name"] for e in examples] == names
+    angry = next(e for e in examples if e["name"] == "03-01-05-02-01-01-04.flac")
+    assert angry["acted_emotion"] == "angry" and angry["url"] == "/examples/03-01-05-02-01-01-04.flac"
+    clip = client.get(angry["url"])
+    assert clip.status_code == 200 and clip.content == (EXAMPLES / angry["name"]).read_bytes()
+    assert_error(client.get("/examples/..%2Fpyproject.toml"), 404, "not_found")
+    assert_error(client.get("/examples/nothing.flac"), 404, "not_found")
+    # The tiny model names a card file it does not have.
+    assert_error(client.get("/model-card"), 404, "not_found", "model card")
+
+
+def test_the_shipped_model_card_is_served(serve_model_dir, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from ser.inference.recognizer import Recognizer
+    from ser.serve.app import create_app
+
+    # The tiny model with a card, as the shipped model has one.
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(serve_model_dir, folder)
+    (folder / "MODEL_CARD.md").write_text("# tiny-test\n\nWeights for non-commercial use only.\n")
+    with TestClient(create_app(Recognizer.from_pretrained(folder))) as test_client:
+        card = test_client.get("/model-card")
+    assert card.status_code == 200 and card.headers["content-type"].startswith("text/markdown")
+    assert "non-commercial" in card.text

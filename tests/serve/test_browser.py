@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from serve_helpers import EXAMPLES, REPO
+from serve_helpers import EXAMPLES, REPO, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -59,27 +56,11 @@ def page_recognizer(serve_model_dir):
 
 @pytest.fixture(scope="module")
 def server_url(page_recognizer):
-    """A uvicorn server with the app, on a free loopback port, in a thread."""
-    import uvicorn
-
+    """The app served as ``ser serve`` serves it, on a free loopback port."""
     from ser.serve.app import create_app
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(page_recognizer), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(300):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
-    sock.close()
+    with running_server(create_app(page_recognizer)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -112,33 +93,84 @@ def browser_context(tmp_path_factory, server_url):
 @pytest.fixture
 def page(browser_context, server_url):
     page = browser_context.new_page()
-    errors = []
+    errors, foreign = [], []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Offline: every request the page makes goes to this server.
+    page.on("request", lambda request: None if request.url.startswith((server_url, "blob:", "data:")) else foreign.append(request.url))
     page.goto(server_url + "/")
     page.wait_for_selector("#legend span")  # the model's labels arrived
+    page.wait_for_selector("#example-buttons button")
     yield page
     page.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not foreign, f"requests to other hosts: {foreign}"
 
 
-def test_upload_shows_the_predicted_label(page, page_recognizer):
+def result_of(page) -> dict:
+    """What the result box shows."""
+    return page.evaluate(
+        """() => ({
+            label: document.querySelector('#result-label').textContent,
+            grey: document.querySelector('#result-label').classList.contains('none'),
+            confidence: document.querySelector('#result-confidence').textContent,
+            source: document.querySelector('#result-source').textContent,
+            bars: document.querySelector('#bars').hidden ? 0 : document.querySelectorAll('#bars .bar').length,
+            ticks: [...document.querySelectorAll('#file-ticks span')].map((s) => s.textContent),
+            waveform: document.querySelector('#waveform').dataset.drawn,
+            player: document.querySelector('#player').src,
+            summary: document.querySelector('#summary').textContent,
+        })"""
+    )
+
+
+def test_an_example_in_one_click_shows_label_waveform_timeline_and_playback(page, page_recognizer):
     expected = page_recognizer(CLIP)
-    page.set_input_files("#file-input", str(CLIP))
-    page.wait_for_selector("#result:not([hidden])")
-    assert page.inner_text("#result-label") == expected.label
-    assert page.inner_text("#result-confidence") == f"{100 * expected.confidence:.0f}%"
-    assert CLIP.name in page.inner_text("#result-source")
-    assert page.locator("#bars .bar").count() == len(page_recognizer.labels)
+    page.click(f"#example-buttons button[data-name='{CLIP.name}']")
+    page.wait_for_selector("#media:not([hidden])")
+    page.wait_for_function("document.querySelector('#waveform').dataset.drawn === 'waveform'")
+    shown = result_of(page)
+    assert shown["label"] == (expected.label if expected.label is not None else "no speech")
+    assert shown["confidence"] == f"{100 * expected.confidence:.0f}%"
+    assert CLIP.name in shown["source"] and shown["bars"] == len(page_recognizer.labels)
+    assert shown["ticks"][0] == "0 s" and len(shown["ticks"]) >= 3 and all(t.endswith("s") for t in shown["ticks"])
+    assert shown["player"].startswith("blob:") and "speech" in shown["summary"]
+    assert painted_pixels(page, "#waveform") > 0 and painted_pixels(page, "#file-timeline") > 0
+    # Playback of what was sent, on the same axis: a click half-way along seeks to the middle.
+    page.wait_for_function("document.querySelector('#player').duration > 0")
+    duration = page.evaluate("document.querySelector('#player').duration")
+    assert duration == pytest.approx(expected.duration_s, abs=0.05)
+    box = page.locator("#media-stack").bounding_box()
+    page.locator("#media-stack").click(position={"x": box["width"] / 2, "y": 10})  # scrolled into view first
+    position = page.evaluate("document.querySelector('#player').currentTime")
+    assert position == pytest.approx(duration / 2, abs=0.3)
+    page.wait_for_selector("#playhead:not([hidden])")
+    page.evaluate("document.querySelector('#player').pause()")
     assert page.locator("#message").is_hidden()
-    page.screenshot(path=str(ARTIFACTS / "serve-upload.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "serve-file.png"), full_page=True)
 
 
-def test_upload_with_timeline(page):
-    page.check("#want-timeline")
-    page.set_input_files("#file-input", str(CLIP))
-    page.wait_for_selector("#segments-box:not([hidden])")
-    assert "of speech" in page.inner_text("#summary")
-    assert painted_pixels(page, "#file-timeline") > 0
+def test_upload_shows_progress(page, tmp_path):
+    # 40 s of 48 kHz stereo WAV (15 MB): long enough for upload progress events.
+    long = tmp_path / "long.wav"
+    signal = np.tile(load_clip(48000), 12)[: 40 * 48000]
+    sf.write(long, np.stack([signal, signal], axis=1), 48000, subtype="PCM_16")
+    page.evaluate("document.body.dataset.uploadProgress = ''")
+    page.set_input_files("#file-input", str(long))
+    page.wait_for_selector("#result:not([hidden])", timeout=60000)
+    assert page.evaluate("document.body.dataset.uploadProgress") == "100"
+    assert page.locator("#progress-box").is_hidden()
+    assert result_of(page)["ticks"][-1].endswith("s") and len(result_of(page)["ticks"]) >= 3
+
+
+def test_silence_shows_the_grey_no_speech_state(page, tmp_path):
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, np.zeros(3 * 16000, np.float32), 16000, subtype="PCM_16")
+    page.set_input_files("#file-input", str(quiet))
+    page.wait_for_selector("#result:not([hidden])")
+    shown = result_of(page)
+    assert shown["label"] == "no speech" and shown["grey"] and shown["bars"] == 0 and shown["confidence"] == ""
+    assert "No speech" in page.inner_text("#result-warning")
+    page.screenshot(path=str(ARTIFACTS / "serve-no-speech.png"), full_page=True)
 
 
 def test_a_rejected_file_shows_the_server_message(page, tmp_path):
@@ -148,37 +180,81 @@ def test_a_rejected_file_shows_the_server_message(page, tmp_path):
     page.wait_for_selector("#message:not([hidden]):not(.info)")
     text = page.inner_text("#message")
     assert "could not use notes.txt" in text and "not an audio file" in text
-    page.screenshot(path=str(ARTIFACTS / "serve-rejected.png"), full_page=True)
+    assert page.locator("#result").is_hidden()
+
+
+def test_changing_mode_clears_the_result(page):
+    page.click(f"#example-buttons button[data-name='{CLIP.name}']")
+    page.wait_for_selector("#result:not([hidden])")
+    page.click("#tab-record")
+    assert page.locator("#result").is_hidden() and page.locator("#media").is_hidden()
+    page.click("#tab-file")
+    assert page.locator("#result").is_hidden()
 
 
 def test_record_and_send(page, page_recognizer):
     page.click("#tab-record")
     page.click("#record-button")
     page.wait_for_function("document.querySelector('#record-time').textContent.includes('2 s')", timeout=15000)
-    page.click("#record-button")  # stop: the WebM/Opus recording is sent as the raw body
-    page.wait_for_selector("#result:not([hidden])", timeout=20000)
-    assert "the recording" in page.inner_text("#result-source")
-    assert page.inner_text("#result-label") in page_recognizer.labels
+    page.click("#record-button")  # stop: the WebM/Opus recording is sent
+    page.wait_for_selector("#media:not([hidden])", timeout=20000)
+    shown = result_of(page)
+    assert "the recording" in shown["source"]
+    assert shown["label"] in page_recognizer.labels + ["no speech"]
+    assert shown["player"].startswith("blob:") and len(shown["ticks"]) >= 2
     assert page.locator("#message").is_hidden(), page.inner_text("#message")
 
 
-def test_live_mode_draws_a_rolling_timeline(page, page_recognizer):
+def test_live_mode_draws_a_rolling_timeline_and_sums_the_session_up(page, page_recognizer):
     page.click("#tab-live")
     page.click("#live-button")
-    page.wait_for_function("Number(document.querySelector('#live-timeline').dataset.updates) >= 3", timeout=30000)
+    page.wait_for_function("Number(document.querySelector('#live-timeline').dataset.updates) >= 4", timeout=30000)
     assert "updates" in page.inner_text("#live-status")
-    assert page.inner_text("#result-label") in page_recognizer.labels
+    assert page.inner_text("#result-label") in page_recognizer.labels + ["no speech"]
     assert painted_pixels(page, "#live-timeline") > 0
+    ticks = page.eval_on_selector_all("#live-ticks span", "spans => spans.map((s) => s.textContent)")
+    assert len(ticks) >= 3 and all(t.endswith("s") for t in ticks)
     page.screenshot(path=str(ARTIFACTS / "serve-live.png"), full_page=True)
-    page.click("#live-button")
-    page.wait_for_function("document.querySelector('#live-button').textContent.includes('Start')")
+    page.click("#live-button")  # Stop: the session summary replaces the last window
+    page.wait_for_selector("#result[data-session='summary']", timeout=20000)
+    shown = result_of(page)
+    assert shown["source"].startswith("live session")
+    assert shown["label"] in page_recognizer.labels  # the fake microphone plays speech
+    assert "Session:" in shown["summary"] and "%" in shown["summary"] and "streamed" in shown["summary"]
+    shares = page.eval_on_selector_all("#bars .pct", "cells => cells.map((c) => Number(c.textContent.slice(0, -1)))")
+    assert len(shares) == len(page_recognizer.labels) and 97 <= sum(shares) <= 103
+    assert shown["waveform"] == "waveform" and shown["player"].startswith("blob:")
+    assert painted_pixels(page, "#file-timeline") > 0
     assert page.locator("#message").is_hidden(), page.inner_text("#message")
+    page.screenshot(path=str(ARTIFACTS / "serve-live-summary.png"), full_page=True)
+
+
+def test_the_models_limits_are_stated_with_the_model_card(page, server_url):
+    text = page.inner_text("#model-limits")
+    assert "acted" in text and "new voices" in text and "non-commercial" in text
+    link = page.get_attribute("#model-limits a", "href")
+    assert link == "/model-card"
+    card = page.request.get(server_url + link)
+    assert card.ok and "non-commercial" in card.text()
+
+
+def test_api_docs_render_offline(page, server_url):
+    page.goto(server_url + "/docs")
+    page.wait_for_selector(".swagger-ui .opblock-summary-path", timeout=30000)
+    paths = page.eval_on_selector_all(".opblock-summary-path", "nodes => nodes.map((n) => n.textContent)")
+    assert any("/v1/predict" in p for p in paths)
 
 
 def test_fits_a_phone_screen(page):
     for tab in ("#tab-file", "#tab-record", "#tab-live"):
         page.click(tab)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def load_clip(sr: int = 16000) -> np.ndarray:
+    from ser.audio import load
+
+    return load(CLIP, sr)
 
 
 def painted_pixels(page, selector: str) -> int:

@@ -10,16 +10,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serve_helpers import EXAMPLES, speechlike, wav_bytes
+from serve_helpers import EXAMPLES, real_speech, wav_bytes
 
 FUZZ = settings(
     max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
-VALID_WAV = wav_bytes(speechlike(0.5, seed=11))
+VALID_WAV = wav_bytes(real_speech(0.5, seed=11))
 VALID_FLAC = (EXAMPLES / "03-01-01-01-01-01-10.flac").read_bytes()
 # Formats whose header states an exact length, so any cut is detected as truncation.
-SOURCES = [VALID_WAV, VALID_FLAC, wav_bytes(speechlike(0.5, seed=12), format="FLAC"), wav_bytes(speechlike(0.5), subtype="FLOAT")]
+SOURCES = [VALID_WAV, VALID_FLAC, wav_bytes(real_speech(0.5, seed=12), format="FLAC"), wav_bytes(real_speech(0.5), subtype="FLOAT")]
 
 content_types = st.sampled_from(
     [

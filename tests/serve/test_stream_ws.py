@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from serve_helpers import SR, speechlike
+from serve_helpers import SR, real_speech
 
 
 def pcm16(signal: np.ndarray) -> bytes:
@@ -36,7 +36,7 @@ def expect_close(ws, code: int, error: str) -> dict:
 
 
 def test_int16_stream_matches_the_sliding_window_timeline(client, recognizer):
-    signal = speechlike(4.5, seed=7)
+    signal = real_speech(4.5, seed=7)
     data = pcm16(signal)
     with client.websocket_connect("/v1/stream?sample_rate=16000&format=int16&window=2&hop=1") as ws:
         ready = ws.receive_json()
@@ -66,7 +66,7 @@ def test_int16_stream_matches_the_sliding_window_timeline(client, recognizer):
 def test_float32_at_48khz_is_resampled(client):
     import soxr
 
-    signal = soxr.resample(speechlike(3.0, seed=8), SR, 48000).astype("<f4")
+    signal = soxr.resample(real_speech(3.0, seed=8), SR, 48000).astype("<f4")
     with client.websocket_connect("/v1/stream?sample_rate=48000&format=float32") as ws:
         assert ws.receive_json()["sample_rate"] == 48000
         for start in range(0, signal.shape[0], 4800):
@@ -80,7 +80,7 @@ def test_float32_at_48khz_is_resampled(client):
 def test_silence_is_not_speech(client):
     with client.websocket_connect("/v1/stream") as ws:
         ws.receive_json()
-        ws.send_bytes(pcm16(speechlike(2.0, seed=9)))
+        ws.send_bytes(pcm16(real_speech(2.0, seed=9)))
         assert ws.receive_json()["is_speech"] is True
         ws.send_bytes(pcm16(np.zeros(2 * SR, np.float32)))
         assert ws.receive_json()["end_s"] == 3.0
@@ -90,7 +90,7 @@ def test_silence_is_not_speech(client):
 def test_a_short_stream_is_flushed(client):
     with client.websocket_connect("/v1/stream") as ws:
         ws.receive_json()
-        ws.send_bytes(pcm16(speechlike(0.5, seed=10)))
+        ws.send_bytes(pcm16(real_speech(0.5, seed=10)))
         ws.send_text('{"type": "end"}')
         updates, end = receive_until_end(ws)
     assert [(u["start_s"], u["end_s"]) for u in updates] == [(0.0, 0.5)]
@@ -160,7 +160,7 @@ def test_client_disconnect_frees_the_slot(make_client):
     for _ in range(3):
         with one.websocket_connect("/v1/stream") as ws:
             assert ws.receive_json()["type"] == "ready"
-            ws.send_bytes(pcm16(speechlike(0.3)))
+            ws.send_bytes(pcm16(real_speech(0.3)))
     assert one.get("/v1/health").json()["streams"] == 0
 
 
@@ -170,3 +170,42 @@ def test_an_idle_stream_is_closed(make_client):
         ws.receive_json()  # and then send nothing
         expect_close(ws, 1008, "idle")
     assert idle.get("/v1/health").json()["streams"] == 0
+
+
+@pytest.mark.parametrize("value", [1e6, -2000.0])
+def test_float_samples_far_past_full_scale_are_refused_as_rest_refuses_them(client, value):
+    with client.websocket_connect("/v1/stream?format=float32") as ws:
+        ws.receive_json()
+        ws.send_bytes(np.full(SR // 10, value, "<f4").tobytes())
+        message = expect_close(ws, 1007, "invalid_samples")
+    assert "far beyond full scale" in message["message"] and "[-1, 1]" in message["message"]
+
+
+def test_a_sample_split_between_messages_is_joined(client, recognizer):
+    signal = real_speech(2.0, seed=13).astype("<f4")
+    data = signal.tobytes()
+    with client.websocket_connect("/v1/stream?format=float32") as ws:
+        ws.receive_json()
+        ws.send_bytes(data[:4001])  # ends inside a sample
+        ws.send_bytes(data[4001:])
+        ws.send_text('{"type": "end"}')
+        updates, end = receive_until_end(ws)
+    expected = recognizer.timeline(signal, sr=SR, vad=False, window=2.0, hop=1.0).segments[0]
+    assert end["duration_s"] == pytest.approx(2.0)
+    assert updates[0]["scores"][expected.label] == pytest.approx(expected.scores[expected.label], abs=1e-4)
+
+
+def test_a_stream_running_behind_real_time_is_closed_as_idle(make_client):
+    import time
+
+    idle = make_client(stream_idle_s=1.0)
+    with idle.websocket_connect("/v1/stream") as ws:
+        ws.receive_json()
+        started = time.monotonic()
+        ws.send_bytes(pcm16(np.zeros(SR // 2, np.float32)))  # 0.5 s of audio: 0.5 s more, at most 1 s ahead
+        for _ in range(3):
+            time.sleep(0.3)
+            ws.send_bytes(b"\x00\x00")  # a sample: messages keep coming, audio does not
+        message = expect_close(ws, 1008, "idle")
+    assert "behind real time" in message["message"]
+    assert time.monotonic() - started < 3

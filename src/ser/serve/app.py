@@ -40,9 +40,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ser.audio import MAX_PEAK, SAMPLE_RATE, AudioError, load
+from ser.audio import MAX_PEAK, AudioError
 from ser.inference.recognizer import Recognizer
-from ser.inference.timeline import speech_regions
 from ser.serve.schemas import ErrorBody, ExampleBody, HealthBody, LimitsBody, ModelBody, PredictionBody, StreamParams
 from ser.serve.uploads import ApiError, audio_error, read_upload
 from ser.serve.work import WorkQueue, lower_priority
@@ -53,7 +52,6 @@ STATIC_DIR = Path(__file__).parent / "static"
 EXAMPLE_SUFFIXES = (".flac", ".wav", ".mp3", ".ogg", ".opus", ".m4a", ".webm")
 # RAVDESS file names (03-01-EE-...) say the acted emotion (see examples/README.md).
 _RAVDESS_EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry", "06": "fearful", "07": "disgust", "08": "surprised"}
-NO_SPEECH = "no speech detected; the label is a guess"
 # Keys of ser_model.json that describe how to run the model rather than the model itself.
 _TECHNICAL_KEYS = {"format", "backend", "frontend", "onnx", "labels", "sample_rate", "temperature", "max_frames", "min_samples"}
 # WebSocket close codes (RFC 6455 and the IANA registry).
@@ -127,7 +125,7 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
     if recognizer is None:
         model = model or os.environ.get("SER_MODEL") or None
         recognizer = Recognizer.from_pretrained(model, max_duration=config.max_duration_s)
-    uploads = _low_priority_copy(recognizer)
+    uploads = _low_priority_copy(recognizer, config.max_duration_s)
     work = WorkQueue(config.workers, config.max_pending, config.live_workers)
     model_body = _model_body(recognizer)
     card = _model_card(recognizer)
@@ -175,7 +173,7 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
     @app.post(
         "/v1/predict",
         response_model=PredictionBody,
-        response_model_exclude_none=True,
+        response_model_exclude_unset=True,  # keeps "label": null (no speech), leaves out absent segments
         responses=errors,
         summary="Predict the emotion of an audio upload",
         openapi_extra={"requestBody": _REQUEST_BODY},
@@ -193,7 +191,7 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
         upload = await read_upload(request, config.max_upload_bytes, timeout_s=config.upload_timeout_s, idle_s=config.upload_idle_s)
         async with work.admit():
             options = {"timeline": timeline, "vad": vad, "window": window, "hop": hop}
-            return await work.run(_predict_upload, uploads, upload.data, upload.name, config.max_duration_s, options)
+            return await work.run(_predict_upload, uploads, upload.data, upload.name, options)
 
     @app.get("/v1/health", response_model=HealthBody, summary="Liveness, current load and the limits")
     async def health() -> HealthBody:
@@ -335,11 +333,11 @@ def _model_card(recognizer: Recognizer) -> str | None:
         return None
 
 
-def _low_priority_copy(recognizer: Recognizer) -> Recognizer:
-    """The recognizer for uploads: the same model loaded again from a low-priority thread, so that
-    onnxruntime's threads for it inherit the low priority and live streams (on the original) come
-    first. A model that cannot be reloaded (no folder) is shared as it is."""
-    import copy
+def _low_priority_copy(recognizer: Recognizer, max_duration: float) -> Recognizer:
+    """The recognizer for uploads: the same model (and speech detector) loaded again from a
+    low-priority thread, so that onnxruntime's threads for it inherit the low priority and live
+    streams (on the original) come first; it refuses audio longer than `max_duration` seconds.
+    A model that cannot be reloaded (no folder) is shared as it is."""
     import threading
 
     backend = recognizer.backend
@@ -348,23 +346,27 @@ def _low_priority_copy(recognizer: Recognizer) -> Recognizer:
         return recognizer
     from ser.model_folder import load_model
 
-    loaded: list = []
+    loaded: list[Recognizer] = []
 
     def load() -> None:
         lower_priority()
         try:
-            loaded.append(load_model(directory, threads=backend.threads))
+            loaded.append(
+                Recognizer(
+                    load_model(directory, threads=backend.threads),
+                    max_duration=max_duration,
+                    vad=recognizer.vad,
+                    vad_options=recognizer.vad_options,
+                    max_segment=recognizer.max_segment,
+                )
+            )
         except Exception as exc:  # the same folder loaded a moment ago; should it fail now, share the model
             log.warning("cannot load a second copy of %s for uploads (%s); uploads share the live model", directory, exc)
 
     thread = threading.Thread(target=load, name="ser-upload-load")
     thread.start()
     thread.join()
-    if not loaded:
-        return recognizer
-    copied = copy.copy(recognizer)
-    copied.backend = loaded[0]
-    return copied
+    return loaded[0] if loaded else recognizer
 
 
 def _model_body(recognizer: Recognizer) -> ModelBody:
@@ -381,30 +383,28 @@ def _model_body(recognizer: Recognizer) -> ModelBody:
     )
 
 
-def _predict_upload(recognizer: Recognizer, data: bytes, name: str, max_duration: float, options: dict) -> dict:
-    """Decode and predict one upload (runs on a worker thread); the body of a `PredictionBody`."""
+def _predict_upload(recognizer: Recognizer, data: bytes, name: str, options: dict) -> dict:
+    """Decode and predict one upload (runs on a worker thread); the body of a `PredictionBody`.
+
+    The recognizer decodes the bytes in blocks (bounded memory whatever the length) and decides
+    what is speech: without any, the label is None (JSON null) and its warnings say so; the
+    answer is still a 200. Its ``max_duration`` is the service's limit.
+    """
     try:
-        signal = load(data, SAMPLE_RATE, max_duration=max_duration, name=name)
+        _, prediction = next(iter(recognizer.predict_files([data], names=[name], on_error="raise")))
+        timeline = None
+        if options["timeline"]:
+            timeline = recognizer.timeline(data, window=options["window"], hop=options["hop"], vad=options["vad"])
     except AudioError as exc:
         raise audio_error(exc) from None
-    except Exception as exc:  # a decoder failing in a way ser.audio does not know yet: still the input's fault
-        log.exception("decoder error on %s", name)
-        raise ApiError(422, "corrupt_audio", f"{name}: the audio cannot be decoded ({type(exc).__name__}: {exc})") from None
-    del data
     # ser.audio refuses samples far past full scale and audio that resamples to nothing; this is
     # the last guard, for whatever else could make the model's scores overflow.
-    try:
-        prediction = recognizer(signal, sr=SAMPLE_RATE)
-    except AudioError as exc:
-        raise audio_error(exc) from None
     if not np.isfinite(list(prediction.scores.values())).all():
         raise ApiError(422, "invalid_samples", f"{name}: the model cannot score these samples (its scores are not finite)")
     body = prediction.to_dict()
-    if not hasattr(prediction, "speech_s") and not speech_regions(signal):
-        body["warning"] = NO_SPEECH
-    if options["timeline"]:
-        timeline = recognizer.timeline(signal, sr=SAMPLE_RATE, window=options["window"], hop=options["hop"], vad=options["vad"]).to_dict()
-        body["segments"], body["summary"] = timeline["segments"], timeline["summary"]
+    if timeline is not None:
+        timeline_body = timeline.to_dict()
+        body["segments"], body["summary"] = timeline_body["segments"], timeline_body["summary"]
     return body
 
 

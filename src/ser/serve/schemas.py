@@ -29,6 +29,8 @@ class SegmentBody(BaseModel):
 class SummaryBody(BaseModel):
     """How the recording's time divides among emotions (see `ser.inference.timeline.Timeline.summary`)."""
 
+    label: Optional[str] = Field(None, description="the whole recording's label (the prediction's own); null without speech")
+    confidence: float = Field(0.0, description="its score")
     duration_s: float
     speech_s: float
     silence_s: float
@@ -39,11 +41,15 @@ class SummaryBody(BaseModel):
 class PredictionBody(BaseModel):
     """The emotion of one upload, and with ``?timeline=true`` its emotion over time."""
 
-    label: str = Field(examples=["angry"])
-    confidence: float = Field(ge=0, le=1, examples=[0.91])
-    scores: dict[str, float] = Field(description="every label's probability, in the model's label order; they sum to 1")
+    label: Optional[str] = Field(description="the emotion of the speech; null when no speech was detected", examples=["angry"])
+    confidence: float = Field(ge=0, le=1, description="the label's probability (0 without speech)", examples=[0.91])
+    scores: dict[str, float] = Field(
+        description="every label's probability, in the model's label order, summing to 1; empty without speech"
+    )
     duration_s: float = Field(description="length of the audio in seconds")
-    warning: Optional[str] = Field(None, description="set when no speech was detected: the label is then a guess")
+    speech_s: float = Field(description="seconds of it the speech detector found to be speech; only these are judged")
+    warnings: list[str] = Field(default_factory=list, description="what to know: no speech, little speech...")
+    adaptation: Optional[dict[str, Any]] = Field(None, description="what the prediction was adapted to, when adapted")
     segments: Optional[list[SegmentBody]] = Field(None, description="with ?timeline=true: the segments in time order")
     summary: Optional[SummaryBody] = Field(None, description="with ?timeline=true: share of speech time per emotion")
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 
 import h11
@@ -46,6 +47,14 @@ class ConnectionGuard:
         self.header_timeout_s = header_timeout_s
         self.max_message_bytes = max_message_bytes
         self.open: dict[str, int] = {}
+        self._warned: dict[str, float] = {}  # host -> when its refusals were last logged
+
+    def warn_refused(self, host: str, every_s: float = 60.0) -> None:
+        """Log a refusal of `host`, at most once a minute per address (a flood must not flood the log)."""
+        now = time.monotonic()
+        if now - self._warned.get(host, -every_s) >= every_s:
+            self._warned[host] = now
+            log.warning("%s: refusing connections past the limit of %d per client", host, self.max_per_client)
 
     def enter(self, host: str) -> bool:
         """Count a new connection from `host`; False (not counted) when it has too many already."""
@@ -126,7 +135,7 @@ def guarded_protocols(guard: ConnectionGuard) -> tuple[type, type]:
             super().connection_made(transport)
             host = self.client[0] if self.client else ""
             if not guard.enter(host):
-                log.warning("%s: refused a connection past the limit of %d per client", host, guard.max_per_client)
+                guard.warn_refused(host)
                 transport.write(
                     json_response(
                         429, "Too Many Requests", "too_many_connections",

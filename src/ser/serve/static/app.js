@@ -1,5 +1,7 @@
-// The ser web page: send a file or a recording to POST /v1/predict, or stream the microphone
-// over WS /v1/stream and draw the emotions live. Plain JS, nothing loaded from elsewhere.
+// The ser web page: send a file, an example or a recording to POST /v1/predict and show its label,
+// waveform, playback and emotion timeline on one time axis; or stream the microphone over
+// WS /v1/stream, draw the emotions live and sum the session up after Stop. Plain JS, nothing
+// loaded from elsewhere.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -9,14 +11,19 @@ const COLORS = {
 };
 const SPARE_COLORS = ["#17becf", "#bcbd22", "#e377c2", "#7f7f7f", "#8c564b", "#1f77b4"];
 const SILENCE_COLOR = "#d9dde2";
+const NO_SPEECH = "no speech";
 const LIVE_SPAN_S = 30;          // seconds shown by the rolling live timeline
 const LIVE_WINDOW_S = 2, LIVE_HOP_S = 1;
+const LIVE_KEEP_S = 600;         // audio of a live session kept for playback after Stop
 const RECORD_LIMIT_S = 120;
+const TICK_STEPS = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800];
 
 let labels = [];
 let limits = null;
 let live = null;                 // the running live session, if any
 let recording = null;            // the running recording, if any
+let shown = null;                // what the media box shows: {duration, columns}
+let request = null;              // the upload in flight (XMLHttpRequest)
 
 function colorOf(label) {
   if (COLORS[label]) return COLORS[label];
@@ -34,11 +41,18 @@ function clearMessage() { $("message").hidden = true; }
 
 for (const tab of document.querySelectorAll('[role="tab"]')) {
   tab.addEventListener("click", () => {
+    if (tab.getAttribute("aria-selected") === "true") return;
     for (const other of document.querySelectorAll('[role="tab"]')) {
       const selected = other === tab;
       other.setAttribute("aria-selected", String(selected));
       $(other.getAttribute("aria-controls")).hidden = !selected;
     }
+    // A result belongs to the mode that made it.
+    if (live) stopLive(false);
+    if (recording) cancelRecording();
+    if (request) request.abort();
+    clearResult();
+    clearMessage();
   });
 }
 
@@ -62,6 +76,23 @@ async function loadModel() {
   } catch (error) {
     showError(`The server does not answer (${error.message}). Is "ser serve" running?`);
   }
+  loadExamples();
+}
+
+async function loadExamples() {
+  let examples = [];
+  try { examples = await fetchJson("/v1/examples"); } catch (error) { return; }
+  $("example-buttons").replaceChildren(...examples.map((example) => {
+    const button = document.createElement("button");
+    button.className = "example";
+    button.textContent = example.acted_emotion ? `${example.acted_emotion}` : example.name;
+    button.title = example.name;
+    button.dataset.name = example.name;
+    if (example.acted_emotion) button.style.borderColor = colorOf(example.acted_emotion);
+    button.addEventListener("click", () => sendExample(example));
+    return button;
+  }));
+  $("examples").hidden = !examples.length;
 }
 
 async function fetchJson(url) {
@@ -72,18 +103,45 @@ async function fetchJson(url) {
 
 // ---------------------------------------------------------------------------------- results
 
-function showPrediction(p, source, { speech = true } = {}) {
+function clearResult() {
+  $("result").hidden = true;
+  delete $("result").dataset.session;
+  $("media").hidden = true;
+  const player = $("player");
+  if (player.src) { player.pause(); URL.revokeObjectURL(player.src); player.removeAttribute("src"); player.load(); }
+  shown = null;
+}
+
+// The headline: a label with its confidence and every score, or the grey no-speech state.
+function showVerdict({ label, confidence, scores, source, warning, caption }) {
   $("result").hidden = false;
   const chip = $("result-label");
-  chip.textContent = p.label;
-  chip.style.background = speech ? colorOf(p.label) : SILENCE_COLOR;
-  chip.style.color = speech ? "#fff" : "#4a525c";
-  $("result-confidence").textContent = `${(100 * p.confidence).toFixed(0)}%`;
+  const none = label === null || label === undefined;
+  chip.textContent = none ? NO_SPEECH : label;
+  chip.classList.toggle("none", none);
+  chip.style.background = none ? SILENCE_COLOR : colorOf(label);
+  $("result-confidence").textContent = none || confidence === null ? "" : `${(100 * confidence).toFixed(0)}%`;
   $("result-source").textContent = source;
-  const warning = p.warning || (speech ? "" : "no speech in this window; the label is a guess");
-  $("result-warning").textContent = warning;
+  $("result-warning").textContent = warning || "";
   $("result-warning").hidden = !warning;
-  drawBars(p.scores);
+  $("bars-caption").textContent = caption || "";
+  $("bars-caption").hidden = none || !caption;
+  $("bars").hidden = none;
+  if (!none) drawBars(scores);
+}
+
+// A prediction of the server (REST or a live window) as the headline. A missing label (null,
+// the library's no-speech result) or a no-speech warning (older servers) is the no-speech state.
+function showPrediction(p, source) {
+  const warnings = [].concat(p.warnings || [], p.warning ? [p.warning] : []);
+  const noSpeech = p.label === null || p.is_speech === false || warnings.some((w) => /no speech/i.test(w));
+  showVerdict({
+    label: noSpeech ? null : p.label,
+    confidence: p.confidence,
+    scores: p.scores,
+    source,
+    warning: noSpeech ? "No speech was detected: there is no emotion to tell." : warnings.join(" "),
+  });
 }
 
 function drawBars(scores) {
@@ -106,22 +164,65 @@ function drawBars(scores) {
   $("bars").replaceChildren(...rows);
 }
 
-function showSegments(p) {
-  const box = $("segments-box");
-  box.hidden = !p.segments;
-  if (!p.segments) return;
-  $("file-duration").textContent = `${p.duration_s.toFixed(1)} s`;
-  drawColumns($("file-timeline"), p.segments.map((s) => ({
-    start: s.start_s, end: s.end_s, scores: s.scores, speech: s.kind === "speech",
-  })), 0, Math.max(p.duration_s, 0.01));
-  const shares = Object.entries(p.summary.emotions).filter(([, v]) => v > 0)
-    .map(([k, v]) => `${k} ${(100 * v).toFixed(0)}%`).join(", ");
-  $("summary").textContent = `${shares || "no speech"} of ${p.summary.speech_s.toFixed(1)} s of speech; ` +
-    `silence ${(100 * p.summary.silence_share).toFixed(0)}% of the recording`;
+// The media box: waveform (if the browser can decode the audio), timeline and ticks on one axis, playback.
+function showMedia({ blob, samples = null, rate = 16000, duration, columns, summary }) {
+  const player = $("player");
+  if (player.src) URL.revokeObjectURL(player.src);
+  player.src = URL.createObjectURL(blob);
+  $("media").hidden = false;
+  shown = { duration: Math.max(duration, 0.01), columns, samples, rate };
+  $("summary").textContent = summary || "";
+  drawMedia();
+  if (!samples) decodeForWaveform(blob, shown);
 }
 
-// Stacked probabilities per time span; silence (or a window without speech) drawn flat and grey.
-function drawColumns(canvas, columns, t0, t1) {
+function drawMedia() {
+  if (!shown || $("media").hidden) return;
+  drawWaveform($("waveform"), shown.samples, shown.duration, shown.rate);
+  drawColumns($("file-timeline"), shown.columns, 0, shown.duration);
+  drawTicks($("file-ticks"), 0, shown.duration, (t) => formatTime(t));
+  movePlayhead();
+}
+
+async function decodeForWaveform(blob, target) {
+  try {
+    const context = new OfflineAudioContext(1, 1, 16000);
+    const audio = await context.decodeAudioData(await blob.arrayBuffer());
+    if (shown !== target) return;  // another result replaced this one meanwhile
+    target.samples = audio.getChannelData(0);
+    target.rate = audio.sampleRate;
+    drawWaveform($("waveform"), target.samples, target.duration, target.rate);
+  } catch (error) {
+    drawWaveform($("waveform"), null, target.duration);  // the browser cannot decode it: the server could
+  }
+}
+
+// Min/max of the samples under each pixel column; `samples` at `rate` Hz (16 kHz unless said).
+function drawWaveform(canvas, samples, duration, rate = 16000) {
+  const g = prepare(canvas);
+  const { width, height } = g;
+  canvas.dataset.drawn = samples ? "waveform" : "none";
+  if (!samples) {
+    g.fillStyle = "#9aa3ad";
+    g.font = "12px system-ui, sans-serif";
+    g.fillText("(no waveform: the browser cannot decode this format)", 8, height / 2 + 4);
+    return;
+  }
+  const perPixel = (duration * rate) / width;
+  g.fillStyle = "#56606b";
+  for (let x = 0; x < width; x++) {
+    const a = Math.floor(x * perPixel), b = Math.min(samples.length, Math.floor((x + 1) * perPixel));
+    let low = 0, high = 0;
+    for (let i = a; i < b; i++) {
+      const v = samples[i];
+      if (v < low) low = v; else if (v > high) high = v;
+    }
+    const top = (1 - Math.min(1, high)) * height / 2, bottom = (1 - Math.max(-1, low)) * height / 2;
+    g.fillRect(x, top, 1, Math.max(1, bottom - top));
+  }
+}
+
+function prepare(canvas) {
   const dpr = window.devicePixelRatio || 1;
   const width = canvas.clientWidth || 600, height = canvas.clientHeight || Number(canvas.getAttribute("height"));
   canvas.width = Math.round(width * dpr);
@@ -129,6 +230,15 @@ function drawColumns(canvas, columns, t0, t1) {
   const g = canvas.getContext("2d");
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
   g.clearRect(0, 0, width, height);
+  g.width = width;
+  g.height = height;
+  return g;
+}
+
+// Stacked probabilities per time span; silence (or a window without speech) drawn flat and grey.
+function drawColumns(canvas, columns, t0, t1) {
+  const g = prepare(canvas);
+  const { width, height } = g;
   const x = (t) => ((t - t0) / (t1 - t0)) * width;
   for (const c of columns) {
     const left = Math.max(0, x(c.start)), right = Math.min(width, x(c.end));
@@ -148,35 +258,112 @@ function drawColumns(canvas, columns, t0, t1) {
   }
 }
 
+// Tick labels under a chart spanning [t0, t1] s, at a round step giving at most ~8 ticks.
+function drawTicks(box, t0, t1, format) {
+  const width = box.clientWidth || 600;
+  const span = Math.max(t1 - t0, 0.01);
+  const most = Math.max(2, Math.floor(width / 70));
+  const step = TICK_STEPS.find((s) => span / s <= most) || TICK_STEPS[TICK_STEPS.length - 1];
+  const ticks = [];
+  for (let t = Math.ceil(t0 / step) * step; t <= t1 + 1e-9; t += step) {
+    const tick = document.createElement("span");
+    tick.textContent = format(t);
+    tick.style.left = `${((t - t0) / span) * 100}%`;
+    ticks.push(tick);
+  }
+  box.replaceChildren(...ticks);
+}
+
+function formatTime(t) {
+  if (t < 60) return `${Number.isInteger(t) ? t : t.toFixed(1)} s`;
+  const s = Math.round(t % 60);
+  return `${Math.floor(t / 60)}:${String(s).padStart(2, "0")}`;
+}
+
+function movePlayhead() {
+  const player = $("player"), head = $("playhead");
+  if (!shown || !player.src) { head.hidden = true; return; }
+  head.hidden = player.currentTime <= 0 && player.paused;
+  head.style.left = `${Math.min(100, (100 * player.currentTime) / shown.duration)}%`;
+}
+
+function followPlayback() {
+  movePlayhead();
+  if (!$("player").paused) requestAnimationFrame(followPlayback);
+}
+$("player").addEventListener("play", () => requestAnimationFrame(followPlayback));
+for (const name of ["seeked", "pause", "ended", "timeupdate"]) $("player").addEventListener(name, movePlayhead);
+$("media-stack").addEventListener("click", (event) => {
+  if (!shown) return;
+  const box = $("media-stack").getBoundingClientRect();
+  const player = $("player");
+  player.currentTime = Math.max(0, Math.min(shown.duration, ((event.clientX - box.left) / box.width) * shown.duration));
+  player.play().catch(() => {});  // autoplay rules may refuse; the position is set anyway
+  movePlayhead();
+});
+window.addEventListener("resize", drawMedia);
+
+// The timeline's segments as columns; the summary as one line.
+function columnsOf(segments) {
+  return (segments || []).map((s) => ({ start: s.start_s, end: s.end_s, scores: s.scores, speech: s.kind === "speech" && s.label !== null }));
+}
+
+function summaryLine(summary) {
+  if (!summary) return "";
+  const shares = Object.entries(summary.emotions).filter(([, v]) => v > 0)
+    .map(([k, v]) => `${k} ${(100 * v).toFixed(0)}%`).join(", ");
+  return `${shares || "no speech"}${shares ? ` of ${summary.speech_s.toFixed(1)} s of speech` : ""}; ` +
+    `silence ${(100 * summary.silence_share).toFixed(0)}% of the recording`;
+}
+
 // ---------------------------------------------------------------------------------- uploads
 
 function setBusy(busy) {
   $("file-input").disabled = busy;
+  for (const button of document.querySelectorAll("#example-buttons button")) button.disabled = busy;
   $("record-button").disabled = busy && !recording;
 }
 
-async function sendAudio(body, contentType, sourceName, timeline) {
+function setProgress(fraction, text) {
+  $("progress-box").hidden = fraction === null;
+  const bar = $("upload-progress");
+  if (fraction === undefined) bar.removeAttribute("value"); else if (fraction !== null) bar.value = 100 * fraction;
+  $("progress-text").textContent = text || "";
+  if (fraction !== null && fraction !== undefined) document.body.dataset.uploadProgress = String(Math.round(100 * fraction));
+}
+
+// POST the audio with XMLHttpRequest, whose upload events give the progress that fetch does not.
+function sendAudio(blob, sourceName) {
+  clearMessage();
+  clearResult();
   setBusy(true);
-  showInfo(`Sending ${sourceName}…`);
-  try {
-    const headers = contentType ? { "Content-Type": contentType } : {};
-    const response = await fetch(`/v1/predict${timeline ? "?timeline=true" : ""}`, { method: "POST", body, headers });
-    const data = await response.json().catch(() => null);
-    if (!response.ok) {
-      let why = data && data.message ? data.message : `${response.status} ${response.statusText}`;
+  setProgress(0, `Sending ${sourceName}…`);
+  const form = new FormData();
+  form.append("file", blob, blob.name || "recording");
+  const xhr = new XMLHttpRequest();
+  request = xhr;
+  xhr.open("POST", "/v1/predict?timeline=true");
+  xhr.responseType = "json";
+  xhr.upload.onprogress = (event) => {
+    if (event.lengthComputable) setProgress(event.loaded / event.total, `Sending ${sourceName}… ${Math.round((100 * event.loaded) / event.total)}%`);
+  };
+  xhr.upload.onload = () => setProgress(undefined, "Analysing…");
+  const done = () => { request = null; setBusy(false); setProgress(null); };
+  xhr.onload = () => {
+    done();
+    const data = xhr.response;
+    if (xhr.status !== 200 || !data) {
+      let why = data && data.message ? data.message : `${xhr.status} ${xhr.statusText}`;
       if (why.startsWith(`${sourceName}: `)) why = why.slice(sourceName.length + 2);  // the message names the file too
-      $("result").hidden = true;
       showError(`The server could not use ${sourceName}: ${why}`);
       return;
     }
-    clearMessage();
     showPrediction(data, `${sourceName} · ${data.duration_s.toFixed(1)} s`);
-    showSegments(data);
-  } catch (error) {
-    showError(`Could not reach the server: ${error.message}`);
-  } finally {
-    setBusy(false);
-  }
+    showMedia({ blob, duration: data.duration_s, columns: columnsOf(data.segments), summary: summaryLine(data.summary) });
+  };
+  xhr.onerror = () => { done(); showError("Could not reach the server: the upload failed."); };
+  xhr.onabort = done;
+  xhr.send(form);
 }
 
 function sendFile(file) {
@@ -186,9 +373,17 @@ function sendFile(file) {
       `${(limits.max_upload_bytes / 2 ** 20).toFixed(0)} MB.`);
     return;
   }
-  const form = new FormData();
-  form.append("file", file, file.name);
-  sendAudio(form, null, file.name, $("want-timeline").checked);
+  sendAudio(file, file.name);
+}
+
+async function sendExample(example) {
+  try {
+    const response = await fetch(example.url);
+    if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+    sendFile(new File([await response.blob()], example.name, { type: response.headers.get("content-type") || "" }));
+  } catch (error) {
+    showError(`The example ${example.name} cannot be loaded: ${error.message}`);
+  }
 }
 
 $("file-input").addEventListener("change", (event) => { sendFile(event.target.files[0]); event.target.value = ""; });
@@ -240,6 +435,7 @@ $("record-button").addEventListener("click", () => (recording ? stopRecording() 
 
 async function startRecording() {
   clearMessage();
+  clearResult();
   if (typeof MediaRecorder !== "function") { showError("This browser cannot record audio (no MediaRecorder)."); return; }
   let media;
   try { media = await getMicrophone(); } catch (error) { showError(error.message); return; }
@@ -247,32 +443,33 @@ async function startRecording() {
   const recorder = new MediaRecorder(media, type ? { mimeType: type } : {});
   const chunks = [];
   const started = Date.now();
+  const session = { recorder, cancelled: false, timer: null };
   recorder.ondataavailable = (event) => { if (event.data.size) chunks.push(event.data); };
   recorder.onstop = () => {
     stopTracks(media);
-    clearInterval(recording.timer);
-    recording = null;
+    clearInterval(session.timer);
+    if (recording === session) recording = null;
     $("record-button").textContent = "● Record";
     $("record-button").classList.remove("active");
     $("record-time").textContent = "";
+    if (session.cancelled) return;
     const blob = new Blob(chunks, { type: recorder.mimeType || type || "application/octet-stream" });
     if (!blob.size) { showError("The recording is empty: the microphone sent no audio."); return; }
-    sendAudio(blob, blob.type, "the recording", false);
+    sendAudio(blob, "the recording");
   };
-  recording = {
-    recorder,
-    timer: setInterval(() => {
-      const seconds = (Date.now() - started) / 1000;
-      $("record-time").textContent = `recording… ${seconds.toFixed(0)} s`;
-      if (seconds >= RECORD_LIMIT_S) stopRecording();
-    }, 250),
-  };
+  session.timer = setInterval(() => {
+    const seconds = (Date.now() - started) / 1000;
+    $("record-time").textContent = `recording… ${seconds.toFixed(0)} s`;
+    if (seconds >= RECORD_LIMIT_S) stopRecording();
+  }, 250);
+  recording = session;
   recorder.start(250);
   $("record-button").textContent = "■ Stop and send";
   $("record-button").classList.add("active");
 }
 
 function stopRecording() { if (recording && recording.recorder.state !== "inactive") recording.recorder.stop(); }
+function cancelRecording() { if (recording) { recording.cancelled = true; stopRecording(); } }
 
 // ---------------------------------------------------------------------------------- live
 
@@ -280,6 +477,7 @@ $("live-button").addEventListener("click", () => (live ? stopLive(true) : startL
 
 async function startLive() {
   clearMessage();
+  clearResult();
   let media;
   try { media = await getMicrophone(); } catch (error) { showError(error.message); return; }
   // Ask for 16 kHz so that the browser resamples; where it cannot, the server resamples the native rate.
@@ -296,9 +494,13 @@ async function startLive() {
   const query = `sample_rate=${context.sampleRate}&format=int16&window=${LIVE_WINDOW_S}&hop=${LIVE_HOP_S}`;
   const socket = new WebSocket(`${scheme}://${location.host}/v1/stream?${query}`);
   socket.binaryType = "arraybuffer";
-  const session = { media, context, source, socket, node: null, updates: [], hop: LIVE_HOP_S, ending: false };
+  const session = {
+    media, context, source, socket, node: null, recent: [], all: [], hop: LIVE_HOP_S, ending: false,
+    rate: context.sampleRate, pcm: [], kept: 0, duration: 0, summarised: false,
+  };
   live = session;
   setLiveUi(true, "connecting…");
+  clearLiveChart();
 
   socket.onmessage = async (event) => {
     const message = JSON.parse(event.data);
@@ -313,6 +515,9 @@ async function startLive() {
       }
     } else if (message.type === "update") {
       onLiveUpdate(session, message);
+    } else if (message.type === "end") {
+      session.duration = message.duration_s;
+      summariseLive(session);
     } else if (message.type === "error") {
       showError(`The server stopped the live stream: ${message.message}`);
     }
@@ -322,13 +527,21 @@ async function startLive() {
       showError(`The live stream was closed by the server (code ${event.code}${event.reason ? ", " + event.reason : ""}).`);
     }
     releaseAudio(session);
-    if (live === session) { live = null; setLiveUi(false, session.updates.length ? "stopped" : ""); }
+    if (live === session) { live = null; setLiveUi(false, session.all.length ? "stopped" : ""); }
+    if (session.all.length && !session.cancelled) summariseLive(session);
   };
 }
 
 async function startCapture(session) {
   const { context, source, socket } = session;
-  const send = (buffer) => { if (socket.readyState === WebSocket.OPEN) socket.send(buffer); };
+  const send = (buffer) => {
+    if (socket.readyState !== WebSocket.OPEN || session.ending) return;
+    socket.send(buffer);
+    if (session.kept < LIVE_KEEP_S * session.rate) {  // kept for playback after Stop
+      session.pcm.push(new Int16Array(buffer));
+      session.kept += buffer.byteLength / 2;
+    }
+  };
   if (context.audioWorklet && typeof AudioWorkletNode === "function") {
     await context.audioWorklet.addModule("/static/pcm-worklet.js");
     session.node = new AudioWorkletNode(context, "pcm-capture");
@@ -352,27 +565,89 @@ async function startCapture(session) {
   await context.resume();
 }
 
+function liveColumns(updates, hop) {
+  return updates.map((u) => ({ start: u.end_s - hop, end: u.end_s, scores: u.scores, speech: u.is_speech && u.label !== null }));
+}
+
+function clearLiveChart() {
+  $("live-timeline").dataset.updates = "0";
+  drawColumns($("live-timeline"), [], -LIVE_SPAN_S, 0);
+  drawTicks($("live-ticks"), -LIVE_SPAN_S, 0, (t) => (t === 0 ? "now" : `${t} s`));
+}
+
 function onLiveUpdate(session, update) {
-  session.updates.push(update);
-  while (session.updates.length && session.updates[0].end_s < update.end_s - LIVE_SPAN_S - session.hop) session.updates.shift();
-  session.count = (session.count || 0) + 1;
+  session.all.push(update);
+  if (session.ending) return;  // the last window after Stop: counted in the summary, not shown as the headline
+  session.recent.push(update);
+  while (session.recent.length && session.recent[0].end_s < update.end_s - LIVE_SPAN_S - session.hop) session.recent.shift();
   const canvas = $("live-timeline");
-  canvas.dataset.updates = String(session.count);
-  drawColumns(canvas, session.updates.map((u) => ({
-    start: u.end_s - session.hop, end: u.end_s, scores: u.scores, speech: u.is_speech,
-  })), update.end_s - LIVE_SPAN_S, update.end_s);
-  showPrediction(update, `live · ${update.start_s.toFixed(0)}–${update.end_s.toFixed(0)} s`, { speech: update.is_speech });
-  $("segments-box").hidden = true;
-  $("live-status").textContent = `${session.count} update${session.count === 1 ? "" : "s"} · ${update.end_s.toFixed(0)} s streamed`;
+  canvas.dataset.updates = String(session.all.length);
+  const t1 = Math.max(update.end_s, LIVE_SPAN_S), t0 = t1 - LIVE_SPAN_S;
+  drawColumns(canvas, liveColumns(session.recent, session.hop), t0, t1);
+  drawTicks($("live-ticks"), t0, t1, formatTime);
+  showPrediction(update, `live · ${update.start_s.toFixed(0)}–${update.end_s.toFixed(0)} s`);
+  $("live-status").textContent = `${session.all.length} update${session.all.length === 1 ? "" : "s"} · ${update.end_s.toFixed(0)} s streamed`;
+}
+
+// After Stop: the session's share of each emotion (over the windows with speech), its length, and
+// the whole session's waveform, playback and timeline.
+function summariseLive(session) {
+  if (session.summarised || !session.all.length) return;
+  session.summarised = true;
+  const hop = session.hop;
+  const duration = session.duration || session.all[session.all.length - 1].end_s;
+  const speech = session.all.filter((u) => u.is_speech && u.label !== null);
+  const shares = Object.fromEntries(labels.map((label) => [label, 0]));
+  for (const u of speech) shares[u.label] = (shares[u.label] || 0) + 1 / speech.length;
+  const top = speech.length ? Object.entries(shares).sort((a, b) => b[1] - a[1])[0] : null;
+  const speechS = Math.min(duration, speech.length * hop);
+  showVerdict({
+    label: top ? top[0] : null,
+    confidence: top ? top[1] : null,
+    scores: shares,
+    source: `live session · ${formatTime(Math.round(duration))}`,
+    warning: top ? "" : "No speech was detected in this session.",
+    caption: top ? "Share of the session's speech windows per emotion:" : "",
+  });
+  const summary = `Session: ${formatTime(Math.round(duration))} streamed, speech in about ${formatTime(Math.round(speechS))}` +
+    (top ? `; ${Object.entries(shares).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${(100 * v).toFixed(0)}%`).join(", ")}` : "") +
+    (duration > LIVE_KEEP_S ? ` (playback keeps the first ${LIVE_KEEP_S / 60} minutes)` : "");
+  showMedia({
+    blob: wavBlob(session.pcm, session.rate), samples: int16ToFloat(session.pcm), rate: session.rate,
+    duration, columns: liveColumns(session.all, hop), summary,
+  });
+  $("result").dataset.session = "summary";
+}
+
+function int16ToFloat(chunks) {
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const out = new Float32Array(total);
+  let offset = 0;
+  for (const c of chunks) { for (let i = 0; i < c.length; i++) out[offset + i] = c[i] / 32768; offset += c.length; }
+  return out;
+}
+
+// 16-bit mono WAV of the int16 `chunks` at `rate` Hz.
+function wavBlob(chunks, rate) {
+  const bytes = chunks.reduce((n, c) => n + c.byteLength, 0);
+  const header = new DataView(new ArrayBuffer(44));
+  const text = (offset, s) => { for (let i = 0; i < s.length; i++) header.setUint8(offset + i, s.charCodeAt(i)); };
+  text(0, "RIFF"); header.setUint32(4, 36 + bytes, true); text(8, "WAVE"); text(12, "fmt ");
+  header.setUint32(16, 16, true); header.setUint16(20, 1, true); header.setUint16(22, 1, true);
+  header.setUint32(24, rate, true); header.setUint32(28, rate * 2, true); header.setUint16(32, 2, true);
+  header.setUint16(34, 16, true); text(36, "data"); header.setUint32(40, bytes, true);
+  return new Blob([header, ...chunks], { type: "audio/wav" });
 }
 
 function stopLive(sendEnd) {
   const session = live;
   if (!session) return;
   session.ending = true;
+  session.cancelled = !sendEnd;
   releaseAudio(session);
   if (sendEnd && session.socket.readyState === WebSocket.OPEN) {
-    session.socket.send(JSON.stringify({ type: "end" }));  // the server sends the last window and closes
+    session.socket.send(JSON.stringify({ type: "end" }));  // the server sends the last window, "end", and closes
   } else {
     session.socket.close();
   }
@@ -395,4 +670,5 @@ function setLiveUi(running, status) {
   $("live-status").textContent = status;
 }
 
+clearLiveChart();
 loadModel();

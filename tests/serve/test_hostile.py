@@ -1,0 +1,193 @@
+"""Hostile clients against a real server (uvicorn with the guards of ``ser serve``), over raw sockets.
+
+Slow headers, slow bodies, too many connections, malformed HTTP and oversized WebSocket
+messages: each ends in the documented JSON error, never a hang, and never locks out the others.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from serve_helpers import running_server
+
+pytestmark = pytest.mark.slow  # real servers, and waits of a second or two
+
+
+@pytest.fixture(scope="module")
+def server(recognizer):
+    """A server with short limits: 1 s for headers, 1 s of upload pause, 4 connections per
+    client, one admitted upload, a 64 KiB WebSocket message."""
+    from ser.serve.app import ServeConfig, create_app
+
+    config = ServeConfig(
+        header_timeout_s=1.0, upload_idle_s=1.0, upload_timeout_s=5.0, max_connections_per_client=4,
+        max_pending=1, max_message_bytes=64 * 1024, stream_idle_s=2.0,
+    )
+    with running_server(create_app(recognizer, config=config)) as url:
+        yield url
+
+
+def connect(url: str) -> socket.socket:
+    address = urlparse(url)
+    sock = socket.create_connection((address.hostname, address.port), timeout=10)
+    return sock
+
+
+def read_response(sock: socket.socket) -> tuple[int, dict]:
+    """The status and JSON body of the response on `sock` (read until the server closes)."""
+    data = b""
+    while True:
+        piece = sock.recv(65536)
+        if not piece:
+            break
+        data += piece
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = [int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+        if length and len(body) >= length[0]:
+            break
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"application/json" in head.lower(), data[:300]
+    return int(head.split(b" ")[1]), json.loads(body)
+
+
+def closed(sock: socket.socket) -> bool:
+    sock.settimeout(3)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_headers_that_never_end_get_408(server):
+    sock = connect(server)
+    sock.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\n")  # and then nothing
+    started = time.monotonic()
+    status, body = read_response(sock)
+    assert status == 408 and body["error"] == "header_timeout" and "1 s" in body["message"]
+    assert 0.8 < time.monotonic() - started < 5
+    assert closed(sock)
+
+
+def test_a_silent_connection_is_closed(server):
+    sock = connect(server)
+    status, body = read_response(sock)
+    assert (status, body["error"]) == (408, "header_timeout")
+
+
+def test_a_kept_alive_connection_gets_the_header_limit_again(server):
+    sock = connect(server)
+    sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"200 OK" in sock.recv(65536)
+    sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")  # the second request stalls
+    status, body = read_response(sock)
+    assert (status, body["error"]) == (408, "header_timeout")
+
+
+def test_connections_per_client_are_capped(server):
+    held = [connect(server) for _ in range(4)]
+    try:
+        time.sleep(0.2)
+        extra = connect(server)
+        status, body = read_response(extra)
+        assert status == 429 and body["error"] == "too_many_connections" and "limit is 4" in body["message"]
+    finally:
+        for sock in held:
+            sock.close()
+    time.sleep(0.3)
+    assert httpx.get(server + "/v1/health").status_code == 200  # the places came back
+
+
+def test_slow_uploads_hold_no_place(server, speech_wav):
+    # One place (max_pending=1); a client sends headers and a few body bytes, then waits.
+    slow = connect(server)
+    slow.sendall(
+        b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\n"
+        + f"Content-Length: {len(speech_wav)}\r\n\r\n".encode() + speech_wav[:10]
+    )
+    time.sleep(0.2)
+    response = httpx.post(server + "/v1/predict", content=speech_wav)
+    assert response.status_code == 200, response.text  # not 503: the slow one holds no place
+    status, body = read_response(slow)  # and the slow one is told why after a pause of 1 s
+    assert status == 408 and body["error"] == "upload_timeout" and "stalled" in body["message"]
+
+
+def test_a_trickling_upload_is_cut_at_the_total_limit(server, speech_wav):
+    sock = connect(server)
+    sock.sendall(
+        b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\n"
+        + f"Content-Length: {len(speech_wav)}\r\n\r\n".encode()
+    )
+    started = time.monotonic()
+    status, body = None, None
+    for i in range(100):  # a byte every 0.5 s: never a pause of 1 s, but 5 s in all at most
+        try:
+            sock.sendall(speech_wav[i : i + 1])
+        except OSError:
+            break
+        time.sleep(0.5)
+        sock.setblocking(False)
+        try:
+            if sock.recv(1, socket.MSG_PEEK):
+                break
+        except BlockingIOError:
+            pass
+        finally:
+            sock.setblocking(True)
+    status, body = read_response(sock)
+    assert status == 408 and body["error"] == "upload_timeout" and "5 s" in body["message"]
+    assert time.monotonic() - started < 8
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "1e3"])
+def test_a_malformed_content_length_gets_the_json_error(server, value):
+    sock = connect(server)
+    sock.sendall(f"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: {value}\r\n\r\nRIFF".encode())
+    status, body = read_response(sock)
+    assert status == 400 and body["error"] == "bad_content_length" and "Content-Length" in body["message"]
+
+
+def test_malformed_http_gets_the_json_error(server):
+    sock = connect(server)
+    sock.sendall(b"HELLO THERE\r\n\r\n")
+    status, body = read_response(sock)
+    assert status == 400 and body["error"] == "bad_request"
+
+
+@pytest.mark.parametrize("size", [64 * 1024 + 1, 2 * 2**20])
+def test_an_oversized_websocket_message_gets_the_json_error(server, size):
+    # Just past the app's limit (the app refuses it) and far past it (the protocol does): the same answer.
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect as ws_connect
+
+    with ws_connect(server.replace("http", "ws") + "/v1/stream", max_size=None) as ws:
+        assert json.loads(ws.recv())["type"] == "ready"
+        ws.send(b"\x00" * size)
+        error = json.loads(ws.recv(timeout=10))
+        assert error["type"] == "error" and error["error"] == "message_too_large" and "65536" in error["message"]
+        with pytest.raises(ConnectionClosed) as closing:
+            ws.recv(timeout=10)
+        assert closing.value.rcvd.code == 1009
+
+
+def test_a_websocket_trickle_is_closed_as_idle(server):
+    # 2 bytes (one sample) every 0.5 s: messages keep coming, audio does not (idle limit 2 s).
+    from websockets.sync.client import connect as ws_connect
+
+    with ws_connect(server.replace("http", "ws") + "/v1/stream") as ws:
+        assert json.loads(ws.recv())["type"] == "ready"
+        started = time.monotonic()
+        reply = None
+        while time.monotonic() - started < 6 and reply is None:
+            ws.send(b"\x00\x00")
+            try:
+                reply = json.loads(ws.recv(timeout=0.5))
+            except TimeoutError:
+                pass
+        assert reply is not None and reply["error"] == "idle", reply
+        assert 1.8 < time.monotonic() - started < 4
