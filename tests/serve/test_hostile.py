@@ -191,3 +191,58 @@ def test_a_websocket_trickle_is_closed_as_idle(server):
                 pass
         assert reply is not None and reply["error"] == "idle", reply
         assert 1.8 < time.monotonic() - started < 4
+
+
+def test_a_bad_websocket_handshake_gets_the_json_error(server):
+    sock = connect(server)
+    sock.sendall(b"GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    status, body = read_response(sock)  # no Sec-WebSocket-Key
+    assert status == 400 and body["error"] == "bad_request" and "WebSocket handshake" in body["message"]
+
+
+REQUEST_LINES = [b"POST /v1/predict HTTP/1.1", b"GET /v1/health HTTP/1.1", b"GET /v1/stream HTTP/1.1", b"PUT / HTTP/1.0", b""]
+HEADERS = [
+    b"Host: x", b"Content-Length: 12", b"Content-Length: x", b"Transfer-Encoding: chunked", b"Content-Type: multipart/form-data",
+    b"Upgrade: websocket", b"Connection: Upgrade", b"Sec-WebSocket-Version: 13", b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    b"Expect: 100-continue", b": no name", b"X" * 300,
+]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_random_http_over_raw_sockets(server):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    request = st.tuples(
+        st.sampled_from(REQUEST_LINES),
+        st.lists(st.sampled_from(HEADERS), max_size=6),
+        st.binary(max_size=64),
+        st.sampled_from([b"\r\n", b"\n", b"\r\n\r\n", b""]),
+    ).map(lambda t: t[0] + b"\r\n" + b"\r\n".join(t[1]) + t[3] + t[2])
+
+    @settings(max_examples=20, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+    @given(raw=request)
+    def check(raw):
+        sock = connect(server)
+        try:
+            sock.sendall(raw)
+            sock.settimeout(4)
+            data = b""
+            try:
+                while len(data) < 65536:
+                    piece = sock.recv(65536)
+                    if not piece:
+                        break
+                    data += piece
+            except (TimeoutError, socket.timeout, ConnectionResetError):
+                pass
+        finally:
+            sock.close()
+        if data.startswith(b"HTTP/1.1 5"):
+            raise AssertionError(f"a 5xx for {raw!r}: {data[:200]!r}")
+        if data.startswith(b"HTTP/1.1 4"):
+            head, _, body = data.partition(b"\r\n\r\n")
+            assert b"application/json" in head.lower(), (raw, data[:300])
+
+    check()
+    assert httpx.get(server + "/v1/health").status_code == 200

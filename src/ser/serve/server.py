@@ -8,9 +8,9 @@ before that live here, in subclasses of uvicorn's HTTP (h11) and WebSocket proto
 - one client address may hold at most ``max_connections_per_client`` connections (HTTP and
   WebSocket together): one more is answered 429 ``too_many_connections`` and closed at once;
 - what uvicorn itself refuses gets the service's JSON error instead of a plain-text page:
-  malformed HTTP (``Content-Length: abc``: 400 ``bad_content_length``; anything else:
-  400 ``bad_request``), and a WebSocket message past the protocol's size limit (the JSON
-  ``message_too_large`` error, then close 1009).
+  malformed HTTP (``Content-Length: abc``: 400 ``bad_content_length``; anything else, a bad
+  WebSocket handshake included: 400 ``bad_request``), and a WebSocket message past the
+  protocol's size limit (the JSON ``message_too_large`` error, then close 1009).
 
 The time to send a body is bounded in `ser.serve.uploads` (the app reads it), and a WebSocket's
 idle time in `ser.serve.app`.
@@ -88,10 +88,39 @@ def guarded_protocols(guard: ConnectionGuard) -> tuple[type, type]:
         """uvicorn's WebSocket protocol; counts against the address (taken over from the HTTP
         connection it upgrades) and answers an oversized message with the JSON error."""
 
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            accept = self.conn.accept
+
+            def accept_or_refuse_in_json(request):  # websockets refuses a bad handshake in plain text
+                response = accept(request)
+                if response.status_code != 101:
+                    why = response.body.decode("utf-8", "replace").strip()
+                    body = json.dumps({"error": "bad_request", "message": f"the WebSocket handshake is not valid ({why})"}).encode()
+                    for name in ("Content-Type", "Content-Length"):
+                        if name in response.headers:
+                            del response.headers[name]
+                    response.headers["Content-Type"] = "application/json"
+                    response.headers["Content-Length"] = str(len(body))
+                    response.body = body
+                return response
+
+            self.conn.accept = accept_or_refuse_in_json
+
         def connection_lost(self, exc: Exception | None) -> None:
             if self.client:
                 guard.leave(self.client[0])
             super().connection_lost(exc)
+
+        def handle_handshake_exception(self) -> None:
+            self.handshake_complete = True
+            self.close_sent = True
+            self.conn.data_to_send()  # websockets' plain-text refusal; the JSON error instead
+            why = self.conn.handshake_exc
+            self.transport.write(
+                json_response(400, "Bad Request", "bad_request", f"the WebSocket handshake is not valid ({why})")
+            )
+            self.transport.close()
 
         def handle_parser_exception(self) -> None:
             close = self.conn.close_sent
