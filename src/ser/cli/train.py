@@ -135,6 +135,11 @@ def _train(args) -> int:
     summary = run_experiment(config, args.output, resume=args.resume, progress=not args.quiet)
     mean, std = summary["mean"], summary["std"]
     flag = "  (OPTIMISTIC: speakers on both sides)" if summary.get("optimistic") else ""
+    if summary.get("task") == "regression":
+        scored = "  ".join(f"{name} {mean[f'ccc_{name}']:.3f} ± {std[f'ccc_{name}']:.3f}" for name in config.data.dimensions)
+        print(f"{config.model.name} {config.protocol.name}, {summary['n_folds']} fold(s): CCC {scored}{flag}")
+        print(f"results: {args.output}/cv_summary.md (regression folds are evaluated, not packaged for ser predict)")
+        return 0
     print(f"{config.model.name} {config.protocol.name}, {summary['n_folds']} fold(s): "
           f"UA {mean['ua']:.3f} ± {std['ua']:.3f}  WA {mean['wa']:.3f} ± {std['wa']:.3f}  "
           f"macro-F1 {mean['macro_f1']:.3f} ± {std['macro_f1']:.3f}{flag}")

@@ -15,7 +15,10 @@ Definitions (the ones the speech-emotion literature uses):
 - **macro-F1**: the mean of the per-class F1 over the classes that occur among the true or the
   predicted labels (a class that occurs in neither has no F1 and would only drag the mean to 0).
 
-Everything here works on label strings and takes the label order from `labels`, so the
+- **CCC**, the concordance correlation coefficient (`concordance_correlation`): agreement of
+  predicted and true dimensional ratings (arousal, valence), the headline of regression tasks.
+
+Everything else here works on label strings and takes the label order from `labels`, so the
 confusion matrices of different folds line up and can be pooled.
 """
 
@@ -145,6 +148,28 @@ def expected_calibration_error(proba: np.ndarray, y_true_index: np.ndarray, n_bi
         if in_bin.any():
             error += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
     return float(error)
+
+
+def concordance_correlation(y_true: Sequence[float], y_pred: Sequence[float]) -> float:
+    """Lin's concordance correlation coefficient (CCC), the dimensional-emotion metric.
+
+    ``2 cov(t, p) / (var(t) + var(p) + (mean(t) - mean(p))^2)``, with population (1/n)
+    moments, as in Lin (1989) and the AVEC/MSP-Podcast challenges. It is Pearson's r shrunk by
+    any difference in mean or scale: 1 only when predictions equal the truth, 0 for a constant
+    prediction, -1 for a mirror image about a zero mean. `y_true`, `y_pred`: [n] numbers, n >= 2.
+
+        >>> round(concordance_correlation([0.1, 0.4, -0.2, 0.8], [0.0, 0.5, -0.1, 0.6]), 3)
+        0.924
+    """
+    t = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    p = np.asarray(y_pred, dtype=np.float64).reshape(-1)
+    if t.shape != p.shape or t.size < 2:
+        raise ValueError(f"CCC needs two equally long series of 2 or more values, got {t.size} and {p.size}")
+    if not (np.isfinite(t).all() and np.isfinite(p).all()):
+        raise ValueError("CCC of values that are not finite numbers")
+    covariance = np.mean((t - t.mean()) * (p - p.mean()))
+    denominator = t.var() + p.var() + (t.mean() - p.mean()) ** 2
+    return float(2 * covariance / denominator) if denominator > 0 else 0.0
 
 
 @contextmanager

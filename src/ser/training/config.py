@@ -23,7 +23,8 @@ from ser.errors import SerError
 from ser.labels import TARGETS
 
 FEATURE_KINDS = ("spectral", "egemaps")
-MONITORS = ("val_ua", "val_loss")
+MONITORS = ("val_ua", "val_ccc", "val_loss")
+TASKS = ("classification", "regression")
 
 
 class ConfigError(SerError):
@@ -43,6 +44,10 @@ class DataConfig:
     relabel : emotion -> emotion applied first, e.g. ``{calm: neutral}``.
     emotions : keep only clips with these emotions (after relabelling); None keeps every
         labelled clip except ``other``.
+    task : ``classification`` (of ``target``) or ``regression`` (of ``dimensions``: one output
+        per dimension, trained on the manifest's [-1, 1] ratings, scored by CCC).
+    dimensions : regression only: which of ``arousal``, ``valence``, ``dominance``; clips
+        without a rating for each are left out.
     """
 
     manifest: str | None = None
@@ -50,6 +55,8 @@ class DataConfig:
     target: str = "emotion"
     relabel: dict[str, str] = field(default_factory=dict)
     emotions: list[str] | None = None
+    task: str = "classification"
+    dimensions: list[str] = field(default_factory=lambda: ["arousal", "valence"])
 
     def check(self) -> None:
         if not self.manifest and not self.corpora:
@@ -58,6 +65,15 @@ class DataConfig:
             raise ConfigError(f"data.target: {self.target!r} is not one of {', '.join(TARGETS)}")
         if not isinstance(self.corpora, dict):
             raise ConfigError("data.corpora must map reader names to folders, e.g. {ravdess: data/RAVDESS}")
+        if self.task not in TASKS:
+            raise ConfigError(f"data.task: {self.task!r} is not one of {', '.join(TASKS)}")
+        from ser.manifest import DIMENSIONS
+
+        dims = self.dimensions
+        if not isinstance(dims, list) or not dims or len(set(dims)) != len(dims) or set(dims) - set(DIMENSIONS):
+            raise ConfigError(f"data.dimensions: {dims!r} is not a list of distinct names among {', '.join(DIMENSIONS)}")
+        if self.task == "regression" and self.target != "emotion":
+            raise ConfigError(f"data.target {self.target!r} is for classification; regression predicts data.dimensions")
 
 
 @dataclass
@@ -270,6 +286,17 @@ class ExperimentConfig:
             raise ConfigError(
                 f"features.kind egemaps gives one vector per clip, but {self.model.name} needs frame "
                 "sequences; use features.kind: spectral, or a classic model (svm, mlp, logreg)"
+            )
+        regression = self.data.task == "regression"
+        if regression and input_kind(self.model.name) != "frames":
+            raise ConfigError(
+                f"data.task regression: {self.model.name} is a classifier only; regression heads are the "
+                "PyTorch frame models (cnn, cnn2d, lstm, bilstm, gru, clstm, transformer)"
+            )
+        score = "val_ccc" if regression else "val_ua"
+        if self.train.monitor not in (score, "val_loss"):
+            raise ConfigError(
+                f"train.monitor: {self.train.monitor} does not score a {self.data.task} task; use {score} or val_loss"
             )
         return self
 

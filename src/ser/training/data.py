@@ -25,6 +25,7 @@ from ser.labels import EMOTIONS, OTHER, TARGET_COLUMN, UNLABELLED, class_of, tar
 from ser.manifest import Utterance
 from ser.training.config import DataConfig, ExperimentConfig
 
+RATED = "rated"  # the class of every row of a regression task (nothing to stratify on)
 FRAMES_VERSION = 1  # bump when the frame pipeline here (not ser.features) changes values
 
 
@@ -56,6 +57,8 @@ def load_rows(data: DataConfig) -> list[Utterance]:
                 raise SerError(f"data.corpora.{reader}: {folder}: no such corpus folder")
             rows += prepare(reader, folder).utterances
     _refuse_duplicates(rows)
+    if data.task == "regression":
+        return _rated_rows(rows, data.dimensions)
     keep = set(data.emotions) if data.emotions is not None else None
     out = []
     for row in rows:
@@ -67,6 +70,17 @@ def load_rows(data: DataConfig) -> list[Utterance]:
             out.append(replace(row, extra={**row.extra, TARGET_COLUMN: target}))
     if not out:
         raise SerError(f"data: no labelled clips for target {data.target!r} (check data.emotions and the manifest)")
+    return out
+
+
+def _rated_rows(rows: Sequence[Utterance], dimensions: Sequence[str]) -> list[Utterance]:
+    """Rows rated on every one of `dimensions` (regression); their class is ``rated`` for the splits."""
+    from ser.manifest import dimension
+
+    out = [replace(row, extra={**row.extra, TARGET_COLUMN: RATED}) for row in rows
+           if all(dimension(row, name) is not None for name in dimensions)]
+    if not out:
+        raise SerError(f"data: no clips rated for {', '.join(dimensions)} (the manifest's columns of those names)")
     return out
 
 
@@ -147,7 +161,7 @@ class Examples:
     """Inputs of one side of a split, with where each came from.
 
     x : frames models: a list of [T_i, F] float32 arrays; pooled models: [N, F] float32.
-    y : [N] int64 class indices.
+    y : [N] int64 class indices ([N, D] float32 ratings for a regression task).
     rows : [N] int64, the row (of the list the store was built on) each example comes from.
     augmented : [N] bool, True for augmented copies.
     """
@@ -167,7 +181,8 @@ class FeatureStore:
     Parameters
     ----------
     rows : the target rows (`load_rows`).
-    labels : class names; every row's class (`ser.labels.class_of`) must be one of them.
+    labels : class names; every row's class (`ser.labels.class_of`) must be one of them. For a
+        regression task, the dimensions, and ``y`` is [N, D] float32.
     config : the experiment config (features, preprocess, augment, model kind).
     pooled : one vector per clip (classic models) rather than frame sequences.
     """
@@ -179,6 +194,11 @@ class FeatureStore:
         self.progress = progress
         self._memory: dict[tuple, np.ndarray] = {}
         self.configure(config, pooled)
+        if config.data.task == "regression":  # [N, D] float32 ratings on [-1, 1], D = len(labels)
+            from ser.manifest import dimension
+
+            self.y = np.array([[dimension(row, name) for name in self.labels] for row in self.rows], dtype=np.float32)
+            return
         index = {label: i for i, label in enumerate(self.labels)}
         try:
             self.y = np.array([index[class_of(row)] for row in self.rows], dtype=np.int64)

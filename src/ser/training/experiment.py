@@ -17,6 +17,7 @@ every side and every row the trainer actually put in a batch.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
@@ -29,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from ser.errors import SerError
+from ser.files import atomic_write
 from ser.manifest import Utterance
 from ser.splits import Fold, is_speaker_independent, make_folds, with_validation
 from ser.training.checkpoint import (
@@ -77,10 +79,14 @@ class Experiment:
         self.config = config
         self.log = log
         self.rows = load_rows(config.data)
-        self.labels = label_order(self.rows, config.data.target)
-        if len(self.labels) < 2:
-            raise SerError(f"data: only one class ({self.labels[0]}) in the clips; a classifier needs two or more")
-        _check_class_sizes(self.rows)
+        self.regression = config.data.task == "regression"
+        if self.regression:  # one output per dimension
+            self.labels = list(config.data.dimensions)
+        else:
+            self.labels = label_order(self.rows, config.data.target)
+            if len(self.labels) < 2:
+                raise SerError(f"data: only one class ({self.labels[0]}) in the clips; a classifier needs two or more")
+            _check_class_sizes(self.rows)
         self.pooled = input_kind(config.model.name) == "pooled"
         self.store = FeatureStore(self.rows, self.labels, config, pooled=self.pooled, progress=progress)
 
@@ -143,9 +149,11 @@ class Experiment:
         train = _normalised(train, normalizer)
         val = _normalised(val, normalizer)
         model = build_model(c.model.name, n_features, len(self.labels), **c.model.hparams)
-        trainer = Trainer(model, c.train, out_dir, len(self.labels), spec_augment=c.augment.spec_augment, log=self.log)
+        trainer = Trainer(model, c.train, out_dir, len(self.labels), spec_augment=c.augment.spec_augment, log=self.log,
+                          dimensions=self.labels if self.regression else None)
         history = trainer.fit(train, val, resume=resume)
-        best = max((r["val_ua"] for r in history if r["best"]), default=float("nan")) if history else float("nan")
+        score = "val_ccc" if self.regression else "val_ua"
+        best = max((r[score] for r in history if r["best"]), default=float("nan")) if history else float("nan")
         return _TorchFitted(trainer, normalizer, best), train, model_info
 
 
@@ -182,7 +190,11 @@ class _TorchFitted:
     def predict_proba(self, examples: Examples) -> np.ndarray:
         from ser.inference.backends import softmax
 
-        return softmax(self.trainer.predict_logits(_normalised(examples, self.normalizer)))
+        return softmax(self.predict_outputs(examples))
+
+    def predict_outputs(self, examples: Examples) -> np.ndarray:
+        """[N, C] raw outputs: logits, or a regression task's ratings."""
+        return self.trainer.predict_logits(_normalised(examples, self.normalizer))
 
 
 def _normalised(examples: Examples, normalizer: Normalizer) -> Examples:
@@ -293,6 +305,8 @@ def _run_folds(experiment: Experiment, folds: list[Fold], out: Path, *, resume: 
     # Folds may be spread over several invocations (protocol.folds): summarise all that are done.
     done = [k for k in range(len(folds)) if (out / f"fold{k}" / "results.json").is_file()]
     results = [json.loads((out / f"fold{k}" / "results.json").read_text()) for k in done]
+    if experiment.regression:
+        return _summarise_regression([{k: v for k, v in r.items() if k != "per_file"} for r in results], out)
     summary = summarise(results, out)
     if len(done) == len(folds):
         _write_ensemble(out, [f"fold{k}" for k in done], experiment, config)
@@ -308,6 +322,8 @@ def run_fold(experiment: Experiment, fold: Fold, k: int, fold_dir: Path, *, resu
     fitted, train, model_info = experiment.fit_fold(fold, fold_dir, resume=resume)
     _write_split(fold_dir, rows, fold, train, fitted.trained_rows)
     test = experiment.store.examples(fold.test)
+    if experiment.regression:
+        return _regression_result(experiment, fold, k, fold_dir, fitted, test, started)
     proba = fitted.predict_proba(test)
     labels = experiment.labels
     y_true = [labels[i] for i in test.y]
@@ -340,6 +356,61 @@ def run_fold(experiment: Experiment, fold: Fold, k: int, fold_dir: Path, *, resu
     experiment.log(f"fold {k} test: UA {m['ua']:.3f}  WA {m['wa']:.3f}  macro-F1 {m['macro_f1']:.3f}"
                    + ("  (OPTIMISTIC: speakers on both sides)" if result.get("optimistic") else ""))
     return result
+
+
+def _regression_result(experiment: Experiment, fold: Fold, k: int, fold_dir: Path, fitted, test: Examples,
+                       started: float) -> dict:
+    """CCC of each dimension on the test side, written as ``results.json`` and ``per_file.csv``.
+
+    A regression fold is evaluated, not packaged for ``ser predict`` (whose models classify):
+    the weights stay in the fold folder beside the normaliser.
+    """
+    from ser.training.trainer import regression_scores
+
+    names, rows = experiment.labels, experiment.rows
+    predicted = fitted.predict_outputs(test)
+    metrics = regression_scores(test.y, predicted, names)
+    independent = is_speaker_independent(fold, rows)
+    per_file = [
+        {"path": rows[i].path, "speaker": rows[i].speaker, "corpus": rows[i].corpus,
+         **{f"true_{n}": round(float(t), 4) for n, t in zip(names, truth)},
+         **{f"predicted_{n}": round(float(p), 4) for n, p in zip(names, guess)}}
+        for i, truth, guess in zip(test.rows, test.y, predicted)
+    ]
+    result = {"name": fold.name, "task": "regression", "dimensions": names, "protocol": experiment.config.protocol.name,
+              "metrics": {key: round(value, 6) for key, value in metrics.items()}, "n": len(test),
+              "speaker_independent": independent, "optimistic": not independent,
+              "validation_ccc": fitted.val_ua, "seconds": round(time.perf_counter() - started, 1)}
+    with atomic_write(fold_dir / "results.json") as handle:
+        json.dump({**result, "per_file": per_file}, handle, indent=1)
+    with atomic_write(fold_dir / "per_file.csv", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(per_file[0]) if per_file else ["path"])
+        writer.writeheader()
+        writer.writerows(per_file)
+    experiment.log(f"fold {k} test: CCC " + "  ".join(f"{n} {metrics[f'ccc_{n}']:.3f}" for n in names)
+                   + ("  (OPTIMISTIC: speakers on both sides)" if result["optimistic"] else ""))
+    return result
+
+
+def _summarise_regression(results: list[dict], out: Path) -> dict:
+    """Mean and std over folds of each CCC, as ``cv_results.json`` and ``cv_summary.md``."""
+    keys = list(results[0]["metrics"])
+    values = {key: [r["metrics"][key] for r in results] for key in keys}
+    summary = {"task": "regression", "n_folds": len(results), "folds": [r["name"] for r in results],
+               "mean": {k: float(np.mean(v)) for k, v in values.items()},
+               "std": {k: float(np.std(v)) for k, v in values.items()},
+               "optimistic": any(r["optimistic"] for r in results)}
+    with atomic_write(out / "cv_results.json") as handle:
+        json.dump({**summary, "per_fold": results}, handle, indent=1)
+    lines = ["| fold | clips | " + " | ".join(k.replace("_", " ").upper() if k == "ccc" else k.replace("ccc_", "CCC ")
+                                              for k in keys) + " |",
+             "|---|---:|" + "---:|" * len(keys)]
+    lines += [f"| {r['name']} | {r['n']} | " + " | ".join(f"{r['metrics'][k]:.3f}" for k in keys) + " |" for r in results]
+    lines.append("| mean ± std | | " + " | ".join(f"{summary['mean'][k]:.3f} ± {summary['std'][k]:.3f}" for k in keys) + " |")
+    note = "\n**Optimistic**: some fold has speakers on both sides.\n" if summary["optimistic"] else ""
+    with atomic_write(out / "cv_summary.md") as handle:
+        handle.write("# Cross-validated regression (concordance correlation coefficient)\n\n" + "\n".join(lines) + "\n" + note)
+    return summary
 
 
 def _write_split(fold_dir: Path, rows, fold: Fold, train: Examples, trained_rows) -> None:
@@ -408,6 +479,10 @@ def _check_same_config(path: Path, config: ExperimentConfig) -> None:
 
     before = yaml.safe_load(path.read_text()) or {}
     now = config.to_dict()
+    # Keys added to a section since the run began take their defaults (a run from before data.task).
+    defaults = ExperimentConfig().to_dict()
+    before = {name: {**defaults.get(name, {}), **values} if isinstance(values, dict) else values
+              for name, values in before.items()}
     for section in ("data", "protocol", "features", "preprocess", "augment", "model"):
         if section == "protocol":  # which folds run may change between invocations
             same = {k: v for k, v in before.get(section, {}).items() if k != "folds"} == {

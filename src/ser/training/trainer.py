@@ -65,6 +65,29 @@ def pad_batch(arrays: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return x, lengths
 
 
+def ccc_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """1 - the mean over columns of the concordance correlation coefficient of [B, D] outputs and targets.
+
+    The loss of dimensional emotion models: it rewards getting the spread and the mean right,
+    not only the order. A batch of one has no variance; the small constant keeps it finite.
+    """
+    mean_o, mean_t = outputs.mean(0), targets.mean(0)
+    var_o, var_t = outputs.var(0, unbiased=False), targets.var(0, unbiased=False)
+    covariance = ((outputs - mean_o) * (targets - mean_t)).mean(0)
+    ccc = 2 * covariance / (var_o + var_t + (mean_o - mean_t) ** 2 + 1e-8)
+    return 1 - ccc.mean()
+
+
+def regression_scores(y_true: np.ndarray, y_pred: np.ndarray, names: list[str]) -> dict[str, float]:
+    """``ccc`` (mean over dimensions) and ``ccc_<name>`` of [N, D] ratings; NaN without rows."""
+    from ser.evaluation.metrics import concordance_correlation
+
+    if len(y_true) < 2:
+        return {"ccc": float("nan"), **{f"ccc_{n}": float("nan") for n in names}}
+    per = {f"ccc_{n}": concordance_correlation(y_true[:, k], y_pred[:, k]) for k, n in enumerate(names)}
+    return {"ccc": float(np.mean(list(per.values()))), **per}
+
+
 class Trainer:
     """Train a frame model (``forward(x [B, T, F], lengths [B]) -> logits [B, C]``).
 
@@ -76,10 +99,15 @@ class Trainer:
     n_classes : output width.
     spec_augment : mask random time and feature stripes of training batches (`ser.augment.spec_augment`).
     log : one line per epoch goes here (stderr by default).
+    dimensions : for a regression task, the names of the C outputs (``arousal``, ``valence``):
+        the model's outputs are the ratings themselves, trained with `ccc_loss` and scored by CCC
+        (``val_ccc``) instead of cross-entropy and UA.
     """
 
     def __init__(self, model: nn.Module, config: TrainSection, out_dir: str | os.PathLike, n_classes: int,
-                 *, spec_augment: bool = False, log: Callable[[str], None] | None = None):
+                 *, spec_augment: bool = False, log: Callable[[str], None] | None = None,
+                 dimensions: list[str] | None = None):
+        self.dimensions = dimensions
         self.model = model
         self.config = config
         self.out_dir = Path(out_dir)
@@ -115,8 +143,11 @@ class Trainer:
         """Train until ``epochs`` or early stopping; returns the per-epoch history."""
         c = self.config
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        weights = torch.from_numpy(class_weights(train.y, self.n_classes)) if c.class_weight == "balanced" else None
-        loss_fn = nn.CrossEntropyLoss(weight=weights)
+        if self.dimensions:
+            loss_fn = ccc_loss
+        else:
+            weights = torch.from_numpy(class_weights(train.y, self.n_classes)) if c.class_weight == "balanced" else None
+            loss_fn = nn.CrossEntropyLoss(weight=weights)
         state = {"epoch": 0, "best": None, "best_epoch": 0, "bad_epochs": 0, "stopped": False}
         if resume and (self.out_dir / CHECKPOINT).is_file():
             state = self._load_checkpoint()
@@ -140,21 +171,28 @@ class Trainer:
                     nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
                 self.optimizer.step()
                 total += loss.item() * len(y)
-                correct += int((logits.argmax(1) == y).sum())
+                if not self.dimensions:
+                    correct += int((logits.argmax(1) == y).sum())
                 seen += len(y)
             val_logits = self.predict_logits(val)
             val_loss = float(loss_fn(torch.from_numpy(val_logits), torch.from_numpy(val.y))) if len(val) else float("nan")
-            val_scores = scores(val.y, val_logits.argmax(1))
-            record = {
-                "epoch": epoch,
-                "train_loss": round(total / max(seen, 1), 6),
-                "train_acc": round(correct / max(seen, 1), 6),
-                "val_loss": round(val_loss, 6),
-                "val_acc": round(val_scores["acc"], 6),
-                "val_ua": round(val_scores["ua"], 6),
-                "seconds": round(time.perf_counter() - started, 2),
-            }
-            score = record["val_ua"] if c.monitor == "val_ua" else -record["val_loss"]
+            train_loss = round(total / max(seen, 1), 6)
+            if self.dimensions:
+                ccc = {k: round(v, 6) for k, v in regression_scores(val.y, val_logits, self.dimensions).items()}
+                record = {"epoch": epoch, "train_loss": train_loss, "val_loss": round(val_loss, 6),
+                          "val_ccc": ccc.pop("ccc"), **ccc}
+            else:
+                val_scores = scores(val.y, val_logits.argmax(1))
+                record = {
+                    "epoch": epoch,
+                    "train_loss": train_loss,
+                    "train_acc": round(correct / max(seen, 1), 6),
+                    "val_loss": round(val_loss, 6),
+                    "val_acc": round(val_scores["acc"], 6),
+                    "val_ua": round(val_scores["ua"], 6),
+                }
+            record["seconds"] = round(time.perf_counter() - started, 2)
+            score = record[c.monitor] if c.monitor != "val_loss" else -record["val_loss"]
             improved = state["best"] is None or score > state["best"]
             if improved:
                 state.update(best=score, best_epoch=epoch, bad_epochs=0)
@@ -169,11 +207,13 @@ class Trainer:
                 out.write(json.dumps(record) + "\n")
             state["epoch"] = epoch
             self._save_checkpoint(state)
-            self.log(
-                f"epoch {epoch:3d}/{c.epochs}  train loss {record['train_loss']:.4f} acc {record['train_acc']:.3f}  "
-                f"val loss {record['val_loss']:.4f} acc {record['val_acc']:.3f} UA {record['val_ua']:.3f}  "
-                f"{record['seconds']:.1f}s{'  *' if improved else ''}"
-            )
+            if self.dimensions:
+                scored = "  ".join(f"{n} {record[f'ccc_{n}']:.3f}" for n in self.dimensions)
+                line = f"train loss {record['train_loss']:.4f}  val loss {record['val_loss']:.4f} CCC {scored}"
+            else:
+                line = (f"train loss {record['train_loss']:.4f} acc {record['train_acc']:.3f}  val loss "
+                        f"{record['val_loss']:.4f} acc {record['val_acc']:.3f} UA {record['val_ua']:.3f}")
+            self.log(f"epoch {epoch:3d}/{c.epochs}  {line}  {record['seconds']:.1f}s{'  *' if improved else ''}")
             if state["stopped"]:
                 self.log(f"early stop: no better {c.monitor} for {c.patience} epochs (best epoch {state['best_epoch']})")
         self.best_epoch = state["best_epoch"]
@@ -244,10 +284,15 @@ def plot_curves(history: list[dict], path: str | os.PathLike) -> None:
     left.plot(epochs, [r["train_loss"] for r in history], label="training")
     left.plot(epochs, [r["val_loss"] for r in history], label="validation")
     left.set(xlabel="epoch", ylabel="loss", title="loss")
-    right.plot(epochs, [r["train_acc"] for r in history], label="training accuracy")
-    right.plot(epochs, [r["val_acc"] for r in history], label="validation accuracy")
-    right.plot(epochs, [r["val_ua"] for r in history], label="validation UA", linestyle="--")
-    right.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
+    if "val_ccc" in history[0]:  # regression
+        for key in [k for k in history[0] if k.startswith("ccc_")] + ["val_ccc"]:
+            right.plot(epochs, [r[key] for r in history], label=f"validation CCC {'mean' if key == 'val_ccc' else key[4:]}")
+        right.set(xlabel="epoch", ylabel="CCC", title="concordance", ylim=(-1, 1))
+    else:
+        right.plot(epochs, [r["train_acc"] for r in history], label="training accuracy")
+        right.plot(epochs, [r["val_acc"] for r in history], label="validation accuracy")
+        right.plot(epochs, [r["val_ua"] for r in history], label="validation UA", linestyle="--")
+        right.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
     for ax in (left, right):
         ax.grid(alpha=0.3)
         ax.legend()
