@@ -71,11 +71,12 @@ def browser_context(tmp_path_factory, server_url):
     except ImportError:
         pytest.skip("playwright is not installed (pip install 'ser[dev]')")
     work = tmp_path_factory.mktemp("browser")
-    # The fake microphone plays this WAV in a loop: the angry example twice, 16-bit at 16 kHz.
+    # The fake microphone plays this WAV in a loop: the six examples one after another (neutral,
+    # happy, sad, angry, fearful, surprised), 16-bit at 16 kHz.
     from ser.audio import load
 
-    signal = load(CLIP)
-    sf.write(work / "microphone.wav", np.concatenate([signal, signal]), 16000, subtype="PCM_16")
+    signal = np.concatenate([load(path) for path in sorted(EXAMPLES.glob("*.flac"))])
+    sf.write(work / "microphone.wav", signal, 16000, subtype="PCM_16")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
@@ -149,17 +150,22 @@ def test_an_example_in_one_click_shows_label_waveform_timeline_and_playback(page
     page.screenshot(path=str(ARTIFACTS / "serve-file.png"), full_page=True)
 
 
-def test_upload_shows_progress(page, tmp_path):
-    # 40 s of 48 kHz stereo WAV (15 MB): long enough for upload progress events.
-    long = tmp_path / "long.wav"
-    signal = np.tile(load_clip(48000), 12)[: 40 * 48000]
+def test_upload_shows_progress_and_a_timeline(page, tmp_path):
+    # The six examples one after another, twice, as 48 kHz stereo WAV (45 s, 8.6 MB).
+    from ser.audio import load
+
+    long = tmp_path / "six-emotions.wav"
+    signal = np.concatenate([load(path, 48000) for path in sorted(EXAMPLES.glob("*.flac"))] * 2)
     sf.write(long, np.stack([signal, signal], axis=1), 48000, subtype="PCM_16")
     page.evaluate("document.body.dataset.uploadProgress = ''")
     page.set_input_files("#file-input", str(long))
-    page.wait_for_selector("#result:not([hidden])", timeout=60000)
+    page.wait_for_selector("#media:not([hidden])", timeout=60000)
     assert page.evaluate("document.body.dataset.uploadProgress") == "100"
     assert page.locator("#progress-box").is_hidden()
-    assert result_of(page)["ticks"][-1].endswith("s") and len(result_of(page)["ticks"]) >= 3
+    shown = result_of(page)
+    assert len(shown["ticks"]) >= 4 and shown["ticks"][:2] == ["0 s", "10 s"]  # round steps, 60 px or more apart
+    page.wait_for_function("document.querySelector('#waveform').dataset.drawn === 'waveform'")
+    page.screenshot(path=str(ARTIFACTS / "serve-timeline.png"), full_page=True)
 
 
 def test_silence_shows_the_grey_no_speech_state(page, tmp_path):
@@ -208,7 +214,7 @@ def test_record_and_send(page, page_recognizer):
 def test_live_mode_draws_a_rolling_timeline_and_sums_the_session_up(page, page_recognizer):
     page.click("#tab-live")
     page.click("#live-button")
-    page.wait_for_function("Number(document.querySelector('#live-timeline').dataset.updates) >= 4", timeout=30000)
+    page.wait_for_function("Number(document.querySelector('#live-timeline').dataset.updates) >= 8", timeout=40000)
     assert "updates" in page.inner_text("#live-status")
     assert page.inner_text("#result-label") in page_recognizer.labels + ["no speech"]
     assert painted_pixels(page, "#live-timeline") > 0
@@ -249,12 +255,6 @@ def test_fits_a_phone_screen(page):
     for tab in ("#tab-file", "#tab-record", "#tab-live"):
         page.click(tab)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-
-
-def load_clip(sr: int = 16000) -> np.ndarray:
-    from ser.audio import load
-
-    return load(CLIP, sr)
 
 
 def painted_pixels(page, selector: str) -> int:

@@ -262,7 +262,7 @@ function drawColumns(canvas, columns, t0, t1) {
 function drawTicks(box, t0, t1, format) {
   const width = box.clientWidth || 600;
   const span = Math.max(t1 - t0, 0.01);
-  const most = Math.max(2, Math.floor(width / 70));
+  const most = Math.max(2, Math.floor(width / 60));
   const step = TICK_STEPS.find((s) => span / s <= most) || TICK_STEPS[TICK_STEPS.length - 1];
   const ticks = [];
   for (let t = Math.ceil(t0 / step) * step; t <= t1 + 1e-9; t += step) {
@@ -600,7 +600,6 @@ function summariseLive(session) {
   const shares = Object.fromEntries(labels.map((label) => [label, 0]));
   for (const u of speech) shares[u.label] = (shares[u.label] || 0) + 1 / speech.length;
   const top = speech.length ? Object.entries(shares).sort((a, b) => b[1] - a[1])[0] : null;
-  const speechS = Math.min(duration, speech.length * hop);
   showVerdict({
     label: top ? top[0] : null,
     confidence: top ? top[1] : null,
@@ -609,7 +608,8 @@ function summariseLive(session) {
     warning: top ? "" : "No speech was detected in this session.",
     caption: top ? "Share of the session's speech windows per emotion:" : "",
   });
-  const summary = `Session: ${formatTime(Math.round(duration))} streamed, speech in about ${formatTime(Math.round(speechS))}` +
+  const summary = `Session: ${formatTime(Math.round(duration))} streamed; speech in ${speech.length} of its ${session.all.length} ` +
+    `windows (${formatTime(LIVE_WINDOW_S)} each, every ${formatTime(hop)})` +
     (top ? `; ${Object.entries(shares).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1])
       .map(([k, v]) => `${k} ${(100 * v).toFixed(0)}%`).join(", ")}` : "") +
     (duration > LIVE_KEEP_S ? ` (playback keeps the first ${LIVE_KEEP_S / 60} minutes)` : "");
