@@ -246,3 +246,18 @@ def test_random_http_over_raw_sockets(server):
 
     check()
     assert httpx.get(server + "/v1/health").status_code == 200
+
+
+def test_websockets_count_against_the_per_client_cap(server):
+    from contextlib import ExitStack
+
+    from websockets.sync.client import connect as ws_connect
+
+    with ExitStack() as stack:
+        streams = [stack.enter_context(ws_connect(server.replace("http", "ws") + "/v1/stream")) for _ in range(4)]
+        for ws in streams:
+            assert json.loads(ws.recv())["type"] == "ready"
+        status, body = read_response(connect(server))
+        assert (status, body["error"]) == (429, "too_many_connections")
+    time.sleep(0.3)
+    assert httpx.get(server + "/v1/health").json()["streams"] == 0  # the places and the streams came back
