@@ -31,7 +31,7 @@ def register(subparsers) -> None:
     serve.add_argument("--model", metavar="PATH", default=os.environ.get("SER_MODEL"), help="model folder (default: $SER_MODEL or the shipped model)")
     serve.add_argument("--workers", type=_positive_int, default=None, metavar="N", help="predictions running at once (default 2)")
     serve.add_argument("--threads", type=_positive_int, default=None, metavar="N", help="onnxruntime threads per prediction (default: all cores)")
-    serve.add_argument("--max-pending", type=_positive_int, default=None, metavar="N", help="requests admitted at once, running or queued; more get 503 (default 32)")
+    serve.add_argument("--max-pending", type=_positive_int, default=None, metavar="N", help="uploads admitted at once (once received whole), running or queued; more get 503 (default 32)")
     serve.add_argument("--max-upload-mb", type=_positive_float, default=None, metavar="MB", help="largest upload (default $SER_MAX_UPLOAD_MB or 25)")
     serve.add_argument("--max-duration", type=_positive_float, default=None, metavar="SECONDS", help="longest audio per upload (default $SER_MAX_DURATION or 600)")
     serve.add_argument("--max-streams", type=_positive_int, default=None, metavar="N", help="live WebSocket streams at once (default 8)")

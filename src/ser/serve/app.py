@@ -66,7 +66,8 @@ class ServeConfig:
     max_duration_s : longest audio accepted per upload, in seconds (413 beyond; checked from the
         header before decoding where the format states a length).
     workers : predictions (decoding + model) running at once, on threads.
-    max_pending : requests admitted at once, running or queued; one more gets 503.
+    max_pending : uploads admitted at once, running or queued, counted once received whole; one
+        more gets 503.
     max_streams : live WebSocket streams at once.
     max_stream_s : longest audio one stream may send, in seconds.
     max_message_bytes : largest WebSocket audio message.
