@@ -31,6 +31,7 @@ from ser.evaluation.metrics import expected_calibration_error
 from ser.inference.backends import softmax
 from ser.labels import DEFAULT_MODEL_LABELS, to_default_labels
 from ser.manifest import Utterance
+from ser.export.head import CentredHead
 from ser.export.onnx import PooledWhisper, export_default
 
 # Every hidden state (embeddings and 4 layers) is cached; the recipe picks layers from it.
@@ -38,6 +39,16 @@ logger = logging.getLogger(__name__)
 
 _CACHE_LAYERS = (0, 1, 2, 3, 4)
 _CACHE_KEY = "whisper-tiny-en-pooled-l01234-meanstd-v1"
+
+
+# augmentation -> what an augmented copy goes through (`ser.augment`): "classic" the speaker
+# variations (noise relative to the peak, reverberation, gain, pitch, stretch, shift);
+# "recordings" those and recording conditions (noise at 5-30 dB SNR, silence or a noise floor
+# around the clip, telephone band with mu-law/A-law, low bit-rate MP3/Opus, gain +-12 dB).
+AUGMENTATIONS = ("classic", "recordings")
+# centring -> the mean each training embedding is centred on: "none"; "speaker" its speaker's
+# mean; "speaker_balanced" the mean of its speaker's per-class means.
+CENTRINGS = ("none", "speaker", "speaker_balanced")
 
 
 @dataclass
@@ -60,8 +71,14 @@ class DefaultRecipe:
     c_grid: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
     calibration_speakers: float = 0.2  # share of speakers held out to fit the temperature
     # Augmented copies of every clip added to the head's training data (never to the clips that
-    # choose C or the temperature): noise, reverberation, gain, pitch, stretch, shift.
+    # choose C or the temperature), drawn from `AUGMENTATIONS[augmentation]`.
     augmented_copies: int = 0
+    augmentation: str = "classic"
+    # Speaker centring (`CENTRINGS`): each training embedding less its speaker's mean; the model
+    # then predicts a clip less the mean of its speaker's clips, shrunk toward the training
+    # population's mean with weight `shrinkage` (a single clip: the population mean).
+    centring: str = "none"
+    shrinkage: float = 2.0
     seed: int = 0
     cache_dir: str = ".cache/ser-default"
     # Fine-tuning after the probe (0: the encoder stays frozen, the shipped recipe).
@@ -91,6 +108,14 @@ class DefaultRecipe:
         copies = values.get("augmented_copies", 0)
         if isinstance(copies, bool) or not isinstance(copies, int) or copies < 0:
             raise SerError(f"{path}: augmented_copies must be a whole number >= 0, not {copies!r}")
+        for key, known_values in (("augmentation", AUGMENTATIONS), ("centring", CENTRINGS)):
+            if key in values and values[key] not in known_values:
+                raise SerError(f"{path}: {key} must be one of {', '.join(known_values)}, not {values[key]!r}")
+        shrinkage = values.get("shrinkage", 2.0)
+        if isinstance(shrinkage, bool) or not isinstance(shrinkage, (int, float)) or not shrinkage > 0:
+            raise SerError(f"{path}: shrinkage must be a number > 0, not {shrinkage!r}")
+        if values.get("centring", "none") != "none" and values.get("finetune_layers", 0):
+            raise SerError(f"{path}: centring and finetune_layers cannot be combined (a fine-tuned graph outputs logits)")
         return cls(**values)
 
 
@@ -129,7 +154,7 @@ def pooled_features(rows: list[Utterance], recipe: DefaultRecipe, copy: int = 0,
         with torch.inference_mode():
             return encoder(features)[0].numpy()
 
-    key = _CACHE_KEY + (f"-copy{copy}-aug-seed{recipe.seed}" if copy else "")
+    key = _CACHE_KEY + _copy_key(recipe, copy)
     with _one_clip_at_a_time():
         arrays = compute_features(
             [row.path for row in rows], extract, key, recipe.cache_dir, n_jobs=1,
@@ -161,7 +186,7 @@ def hidden_states(rows: list[Utterance], recipe: DefaultRecipe, copy: int = 0, p
         with torch.inference_mode():
             return encoder(features)[:, 0].numpy().astype(np.float16)
 
-    key = f"whisper-tiny-en-states-f16-v1-copy{copy}" + (f"-aug-seed{recipe.seed}" if copy else "")
+    key = "whisper-tiny-en-states-f16-v1" + (_copy_key(recipe, copy) or "-copy0")
     with _one_clip_at_a_time():
         return compute_features(
             [row.path for row in rows], extract, key, recipe.cache_dir, n_jobs=1,
@@ -176,13 +201,25 @@ def _copy_augmenter(recipe: DefaultRecipe, copy: int):
         return lambda signal: signal
     from ser.augment import AugmentConfig, make_augmenter
 
-    augment = make_augmenter(AugmentConfig(reverb=0.4, p=0.5, seed=recipe.seed))
+    if recipe.augmentation == "recordings":
+        config = AugmentConfig.recordings(seed=recipe.seed)
+    else:
+        config = AugmentConfig(reverb=0.4, p=0.5, seed=recipe.seed)
+    augment = make_augmenter(config)
 
     def apply(signal: np.ndarray) -> np.ndarray:
         seed = zlib.crc32(signal.tobytes()) ^ (copy * 0x9E3779B1)
         return augment(signal, seed=seed & 0xFFFFFFFF)
 
     return apply
+
+
+def _copy_key(recipe: DefaultRecipe, copy: int) -> str:
+    """The cache-key suffix of augmented copy `copy` (empty for the clip itself)."""
+    if not copy:
+        return ""
+    kind = "aug" if recipe.augmentation == "classic" else f"{recipe.augmentation}-v1"
+    return f"-copy{copy}-{kind}-seed{recipe.seed}"
 
 
 @contextmanager
@@ -210,15 +247,19 @@ def select_features(cached: np.ndarray, layers=(1, 2, 3, 4), stats=("mean", "std
     return cached[:, stat_index][:, :, layer_index].reshape(len(cached), -1)
 
 
-def make_head(c: float, seed: int = 0):
-    """Standardisation and multinomial logistic regression, balanced over classes."""
+def make_head(c: float, seed: int = 0, warm_start: bool = False):
+    """Standardisation and multinomial logistic regression, balanced over classes.
+
+    ``warm_start``: a refit after ``set_params(logisticregression__C=...)`` starts from the last
+    solution (a C grid in ascending order converges in fewer iterations).
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     return make_pipeline(
         StandardScaler(),
-        LogisticRegression(C=c, max_iter=2000, class_weight="balanced", random_state=seed),
+        LogisticRegression(C=c, max_iter=2000, class_weight="balanced", random_state=seed, warm_start=warm_start),
     )
 
 
@@ -251,6 +292,84 @@ def with_copies(x: np.ndarray, y: np.ndarray, index, copies: np.ndarray | None) 
         return x[index], y[index]
     return (np.concatenate([x[index]] + [copy[index] for copy in copies]),
             np.concatenate([y[index]] * (len(copies) + 1)))
+
+
+def group_means(x: np.ndarray, groups: np.ndarray, y: np.ndarray | None = None) -> dict:
+    """The mean row of each group (speaker or corpus) of ``x [n, D]``: ``{group: [D]}``.
+
+    With labels `y`, the mean of the group's per-class means (class-balanced): a training speaker
+    with many angry clips is not centred on an angry voice.
+    """
+    means = {}
+    for group in np.unique(groups):
+        rows = groups == group
+        if y is None:
+            means[group] = x[rows].mean(axis=0)
+        else:
+            means[group] = np.mean([x[rows & (y == label)].mean(axis=0) for label in np.unique(y[rows])], axis=0)
+    return means
+
+
+def centre_by_group(x: np.ndarray, groups: np.ndarray, means: dict) -> np.ndarray:
+    """``x [n, D]`` less the mean of each row's group (`group_means`)."""
+    return x - np.stack([means[group] for group in groups])
+
+
+def centre_speakers(x: np.ndarray, y: np.ndarray, groups: np.ndarray, copies: np.ndarray | None = None,
+                    balanced: bool = False) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    """Every row of ``x [n, D]`` and of its augmented ``copies [K, n, D]`` less its group's mean.
+
+    Returns ``(x_centred, copies_centred, {group: mean [D]})`` (the means of the clips themselves).
+    Each copy set is centred by its own group means: an augmented copy is a recording condition
+    of its own, as a user's recordings are. ``balanced``: class-balanced means (`group_means`).
+    """
+    labels = y if balanced else None
+    means = group_means(x, groups, labels)
+    centred_copies = None if copies is None else np.stack(
+        [centre_by_group(augmented, groups, group_means(augmented, groups, labels)) for augmented in copies])
+    return centre_by_group(x, groups, means), centred_copies, means
+
+
+def centred_training(x: np.ndarray, y: np.ndarray, groups: np.ndarray, index, copies: np.ndarray | None = None,
+                     balanced: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`centre_speakers` of rows `index` only, as training data: ``(x_fit, y_fit, population_mean [D])``.
+
+    ``x_fit`` holds the centred rows followed by their centred copies (`with_copies`); the
+    population mean is the mean of those groups' means.
+    """
+    index = np.asarray(index)
+    part = None if copies is None else copies[:, index]
+    x_c, copies_c, means = centre_speakers(x[index], y[index], groups[index], part, balanced)
+    return (*with_copies(x_c, y[index], np.arange(len(index)), copies_c), np.mean(list(means.values()), axis=0))
+
+
+def profile_centres(x: np.ndarray, groups: np.ndarray, mode: str, population_mean: np.ndarray, shrinkage: float,
+                    rng: np.random.Generator, names: np.ndarray | None = None, draws: int = 1) -> np.ndarray:
+    """``[R, n, D]``: the centre of each row's group when the group's profile is formed as `mode` says.
+
+    Modes: ``"single"`` (no profile: the population mean), ``"nK"`` (K random clips of the
+    group, R = `draws` random profiles), ``"all"`` (every clip of the group), or a label name
+    (the group's clips whose `names` entry is that label: a skewed profile, for experiments).
+    The centre is `speaker_centre` of the profile's rows, shrunk toward `population_mean`.
+    """
+    from ser.export.head import speaker_centre
+
+    counted = mode[:1] == "n" and mode[1:].isdigit()
+    draws = draws if counted else 1
+    centres = np.empty((draws,) + x.shape, np.float32)
+    for group in np.unique(groups):
+        rows = np.flatnonzero(groups == group)
+        for r in range(draws):
+            if mode == "single":
+                profile = rows[:0]
+            elif counted:
+                profile = rng.choice(rows, min(int(mode[1:]), len(rows)), replace=False)
+            elif mode == "all":
+                profile = rows
+            else:
+                profile = rows[names[rows] == mode]
+            centres[r, rows] = speaker_centre(x[profile], population_mean, shrinkage)
+    return centres
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
@@ -349,8 +468,17 @@ def finetune_examples(states, y, index, keep):
     return Examples(x=x, y=y[index], rows=index, augmented=np.zeros(len(index), bool))
 
 
+# Profiles the adapted temperature is fitted on: 3 and 10 clips of a held-out speaker, and all of them.
+ADAPTED_PROFILES = ("n3", "n10", "all")
+
+
 def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=logger.info) -> Path:
-    """Train the default model from scratch (resumable through the feature cache) and export it."""
+    """Train the default model from scratch (resumable through the feature cache) and export it.
+
+    With ``recipe.centring`` the head learns from speaker-centred embeddings and the folder is
+    the adaptable form (`ser.export.onnx`): two temperatures are fitted on held-out speakers, one
+    for single clips (centred on the population mean) and one for profiles of their own clips.
+    """
     from sklearn.model_selection import GroupShuffleSplit
 
     labels = list(DEFAULT_MODEL_LABELS)
@@ -361,33 +489,41 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=logger.
     groups = np.array([row.speaker for row in rows])
     copies = np.stack([select_features(pooled_features(rows, recipe, copy=k), recipe.layers, recipe.stats)
                        for k in range(1, recipe.augmented_copies + 1)]) if recipe.augmented_copies else None
+    centred = recipe.centring != "none"
+    # The head's inputs: each clip (and copy) less its speaker's mean, or as it is.
+    x_fit, copies_fit, means = (centre_speakers(x, y, groups, copies, recipe.centring == "speaker_balanced")
+                                if centred else (x, copies, {}))
 
-    c = choose_c(x, y, groups, recipe.c_grid, recipe.seed, copies=copies)
+    c = choose_c(x_fit, y, groups, recipe.c_grid, recipe.seed, copies=copies_fit)
     log(f"regularisation C = {c} (chosen by speaker cross-validation)")
 
     # Temperature: fit the head without some speakers, calibrate on theirs.
     split = GroupShuffleSplit(n_splits=1, test_size=recipe.calibration_speakers, random_state=recipe.seed)
     fit_idx, cal_idx = next(split.split(x, y, groups))
-    held_out = make_head(c, recipe.seed).fit(*with_copies(x, y, fit_idx, copies))
-    cal_logits = held_out.decision_function(x[cal_idx])
+    held_out = make_head(c, recipe.seed).fit(*with_copies(x_fit, y, fit_idx, copies_fit))
+    population = np.mean([means[g] for g in np.unique(groups[fit_idx])], axis=0) if centred else None
+    cal_logits = held_out.decision_function(x[cal_idx] - population if centred else x[cal_idx])
     finetuned = None
     if recipe.finetune_layers:
         # The fine-tuned model ships as trained on the other speakers: the calibration speakers
         # choose its epoch and then its temperature.
         finetuned, cal_logits = _finetuned_model(recipe, rows, held_out, y, fit_idx, cal_idx, log)
-    temperature = fit_temperature(cal_logits, y[cal_idx])
-    ece_before = expected_calibration_error(softmax(cal_logits), y[cal_idx], n_bins=15)
-    ece_after = expected_calibration_error(softmax(cal_logits, temperature), y[cal_idx], n_bins=15)
-    log(f"temperature {temperature:.3f}: ECE on held-out speakers {ece_before:.3f} -> {ece_after:.3f}")
+    calibration = {"held_out_speakers": int(len(np.unique(groups[cal_idx])))}
+    temperature = _calibrate(cal_logits, y[cal_idx], calibration, "", "single clips", log)
+    adaptation = None
+    if centred:
+        rng = np.random.default_rng(recipe.seed)
+        adapted = np.concatenate([held_out.decision_function(x[cal_idx] - profile_centres(
+            x[cal_idx], groups[cal_idx], mode, population, recipe.shrinkage, rng)[0]) for mode in ADAPTED_PROFILES])
+        adaptation = {"shrinkage": recipe.shrinkage, "temperature_adapted": _calibrate(
+            adapted, np.tile(y[cal_idx], len(ADAPTED_PROFILES)), calibration, "_adapted",
+            f"speakers' own profiles ({', '.join(ADAPTED_PROFILES)})", log)}
 
-    head = held_out if finetuned is not None else make_head(c, recipe.seed).fit(*with_copies(x, y, np.arange(len(y)), copies))
+    head = held_out if finetuned is not None else make_head(c, recipe.seed).fit(*with_copies(x_fit, y, np.arange(len(y)), copies_fit))
+    if centred:
+        head = CentredHead.from_pipeline(head, np.mean(list(means.values()), axis=0))
     metrics = {
-        "calibration": {
-            "temperature": round(temperature, 4),
-            "held_out_speakers": int(len(np.unique(groups[cal_idx]))),
-            "ece_before": round(ece_before, 4),
-            "ece_after": round(ece_after, 4),
-        },
+        "calibration": calibration,
         "training_clips": int(len(rows) if finetuned is None else len(fit_idx)),
         "regularisation_C": c,
         "augmented_copies": recipe.augmented_copies,
@@ -397,4 +533,16 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=logger.
     # Recorded so that `ser evaluate` can tell a user who scores it on these speakers that the
     # numbers are not speaker-independent.
     training = {"corpora": sorted(recipe.corpora), "speakers": sorted(set(groups.tolist()))}
-    return export_default(recipe, head, labels, temperature, metrics, Path(out_dir), training=training, model=finetuned)
+    return export_default(recipe, head, labels, temperature, metrics, Path(out_dir), training=training,
+                          model=finetuned, adaptation=adaptation)
+
+
+def _calibrate(logits: np.ndarray, y: np.ndarray, into: dict, suffix: str, what: str, log) -> float:
+    """The temperature of held-out `logits`; it and the ECE before/after go into `into` (keys + `suffix`)."""
+    temperature = fit_temperature(logits, y)
+    before = expected_calibration_error(softmax(logits), y, n_bins=15)
+    after = expected_calibration_error(softmax(logits, temperature), y, n_bins=15)
+    into.update({f"temperature{suffix}": round(temperature, 4), f"ece_before{suffix}": round(before, 4),
+                 f"ece_after{suffix}": round(after, 4)})
+    log(f"temperature for {what} {temperature:.3f}: ECE on held-out speakers {before:.3f} -> {after:.3f}")
+    return temperature

@@ -1,0 +1,112 @@
+"""The adaptable form of the default model: an embedding graph, a centred head, two temperatures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from test_default_export import tiny_encoder_dir, tiny_ravdess  # noqa: F401  (fixture and corpus maker)
+
+from ser.errors import ModelError, SerError
+from ser.export.head import CentredHead, speaker_centre
+from ser.export.onnx import embeddings_of
+from ser.training.default_model import DefaultRecipe, centre_speakers, group_means, profile_centres
+
+
+def test_speaker_centre_shrinks_toward_the_population():
+    population = np.zeros(3)
+    clips = np.array([[3.0, 0, 0], [6.0, 0, 0]])
+    np.testing.assert_allclose(speaker_centre(clips[:0], population, 2.0), population)  # n = 0: no context
+    np.testing.assert_allclose(speaker_centre(clips[:1], population, 2.0), [1.0, 0, 0])  # a third of the way
+    np.testing.assert_allclose(speaker_centre(clips, population, 2.0), [9.0 / 4, 0, 0])
+    np.testing.assert_allclose(speaker_centre(np.tile(clips, (500, 1)), population, 2.0), [4.5, 0, 0], atol=0.01)
+
+
+def test_class_balanced_means_ignore_how_many_clips_each_class_has():
+    x = np.array([[0.0], [0.0], [0.0], [4.0]])
+    y = np.array([0, 0, 0, 1])
+    groups = np.array(["a"] * 4)
+    assert group_means(x, groups)["a"][0] == 1.0
+    assert group_means(x, groups, y)["a"][0] == 2.0
+    centred, _, _ = centre_speakers(x, y, groups, balanced=True)
+    np.testing.assert_allclose(centred[:, 0], [-2, -2, -2, 2])
+
+
+def test_profiles_use_the_speakers_own_clips_only():
+    x = np.array([[1.0], [3.0], [10.0], [30.0]])
+    groups = np.array(["a", "a", "b", "b"])
+    rng = np.random.default_rng(0)
+    [all_clips] = profile_centres(x, groups, "all", np.zeros(1), 2.0, rng)
+    np.testing.assert_allclose(all_clips[:, 0], [1, 1, 10, 10])  # (sum + 2 * 0) / (2 + 2)
+    [single] = profile_centres(x, groups, "single", np.array([5.0]), 2.0, rng)
+    np.testing.assert_allclose(single[:, 0], 5.0)
+    assert profile_centres(x, groups, "n1", np.zeros(1), 2.0, rng, draws=3).shape == (3, 4, 1)
+
+
+def test_head_file_round_trip_and_clear_errors(tmp_path):
+    rng = np.random.default_rng(0)
+    head = CentredHead(rng.standard_normal(4), rng.standard_normal(4), rng.random(4) + 0.5,
+                       rng.standard_normal((3, 4)), rng.standard_normal(3))
+    loaded = CentredHead.load(head.save(tmp_path / "head.npz"))
+    e = rng.standard_normal((5, 4))
+    np.testing.assert_allclose(loaded.logits(e), head.logits(e), rtol=1e-5, atol=1e-5)
+    np.savez(tmp_path / "bad.npz", coef=np.zeros((3, 4)), intercept=np.zeros(3))
+    with pytest.raises(ModelError, match="bad.npz: missing array"):
+        CentredHead.load(tmp_path / "bad.npz")
+    np.savez(tmp_path / "shape.npz", population_mean=np.zeros(5), scaler_mean=np.zeros(4), scaler_scale=np.ones(4),
+             coef=np.zeros((3, 4)), intercept=np.zeros(3))
+    with pytest.raises(ModelError, match="population_mean has shape"):
+        CentredHead.load(tmp_path / "shape.npz")
+
+
+@pytest.mark.parametrize("text, message", [("centring: voice\n", "centring must be one of"),
+                                           ("shrinkage: 0\n", "shrinkage must be a number > 0"),
+                                           ("augmentation: studio\n", "augmentation must be one of"),
+                                           ("centring: speaker\nfinetune_layers: 1\n", "cannot be combined")])
+def test_bad_recipe_values_are_clear_errors(tmp_path, text, message):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(text)
+    with pytest.raises(SerError, match=message):
+        DefaultRecipe.from_yaml(recipe)
+
+
+def test_train_default_with_centring_exports_the_contract(tiny_encoder_dir, tmp_path):  # noqa: F811
+    """Graph -> embedding; head.npz -> logits; the folder's numbers reproduce the training head."""
+    pytest.importorskip("onnx")
+    from ser.export.quantize import quantize_model
+    from ser.features.logmel import log_mel_spectrogram
+    from ser.audio import load
+    from ser.training.default_model import build_manifest, pooled_features, select_features, train_default
+
+    root, config = tiny_ravdess(tmp_path, tiny_encoder_dir, "centring: speaker\nshrinkage: 2.0\n")
+    recipe = DefaultRecipe.from_yaml(config)
+    out = train_default(recipe, tmp_path / "model", log=lambda _: None)
+    written = json.loads((out / "ser_model.json").read_text())
+    assert written["onnx"]["output"] == "embedding"
+    assert written["head"] == {"file": "head.npz", "kind": "centred_linear"}
+    adaptation = written["adaptation"]
+    assert adaptation["kind"] == "speaker_centring" and adaptation["shrinkage"] == 2.0
+    assert adaptation["temperature_adapted"] > 0 and written["temperature"] > 0
+    assert written["metrics"]["calibration"]["temperature_adapted"] == adaptation["temperature_adapted"]
+
+    head = CentredHead.load(out / "head.npz")
+    rows = build_manifest(recipe)
+    x = select_features(pooled_features(rows, recipe, progress=False), recipe.layers, recipe.stats)
+    groups = np.array([r.speaker for r in rows])
+    # The population mean is the mean of the training speakers' means.
+    np.testing.assert_allclose(head.population_mean, np.mean(list(group_means(x, groups).values()), axis=0), rtol=1e-4, atol=1e-5)
+    features = [log_mel_spectrogram(load(r.path))[None] for r in rows[:6]]
+    embeddings = embeddings_of(out, features)
+    np.testing.assert_allclose(embeddings, x[:6], rtol=1e-3, atol=1e-4)  # the graph is the cached pooling
+    # Adapted to actor 1 from its clips: the centre moves off the population mean, logits change.
+    actor = x[groups == groups[0]]
+    centre = speaker_centre(actor, head.population_mean, adaptation["shrinkage"])
+    assert not np.allclose(head.logits(embeddings, centre), head.logits(embeddings))
+
+    quantised = quantize_model(out, tmp_path / "int8")
+    assert (quantised / "head.npz").read_bytes() == (out / "head.npz").read_bytes()
+    q = embeddings_of(quantised, features)
+    assert (head.logits(q).argmax(1) == head.logits(embeddings).argmax(1)).mean() >= 0.8
