@@ -11,14 +11,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix
 
+from ser.evaluation.cross_corpus import cross_corpus_table
 from ser.evaluation.report import (
     CONFUSION_FILE,
     PER_FILE_FILE,
     RESULTS_FILE,
     SPEAKERS_FILE,
     SUMMARY_FILE,
-    atomic_file,
-    cross_corpus_table,
     evaluate_predictions,
     folds_markdown,
     headline,
@@ -99,10 +98,11 @@ def test_no_proba_means_no_confidence():
 
 def test_write_report_files(tmp_path):
     rows, y_true, y_pred, proba = _case(corpora=("ravdess", "emodb"))
-    result = evaluate_predictions(rows, y_true, y_pred, proba, LABELS, "random",
-                                  skipped={"unreadable": [{"path": "bad.wav", "reason": "not audio"}], "unmappable": {"boredom": 2}})
+    skipped = {"unreadable": [{"path": "bad.wav", "reason": "not audio"}], "unmappable": {"boredom": 2}}
+    result = evaluate_predictions(rows, y_true, y_pred, proba, LABELS, "random", skipped=skipped)
     out = write_report(result, tmp_path / "report")
-    assert sorted(p.name for p in out.iterdir()) == sorted([RESULTS_FILE, SUMMARY_FILE, PER_FILE_FILE, CONFUSION_FILE, SPEAKERS_FILE])
+    written = [RESULTS_FILE, SUMMARY_FILE, PER_FILE_FILE, CONFUSION_FILE, SPEAKERS_FILE]
+    assert sorted(p.name for p in out.iterdir()) == sorted(written)
     loaded = json.loads((out / RESULTS_FILE).read_text())
     assert loaded["metrics"]["ua"] == pytest.approx(result["metrics"]["ua"]) and loaded["optimistic"] is True
     assert (out / CONFUSION_FILE).read_bytes()[:8] == PNG_MAGIC
@@ -122,17 +122,6 @@ def test_write_report_files(tmp_path):
 def test_one_corpus_has_no_corpus_table():
     rows, y_true, y_pred, proba = _case()
     assert "## Per corpus" not in summary_markdown(evaluate_predictions(rows, y_true, y_pred, proba, LABELS, "loso"))
-
-
-def test_atomic_file_leaves_the_old_file_on_failure(tmp_path):
-    target = tmp_path / "results.json"
-    target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_file(target) as temp:
-            temp.write_text("half")
-            raise RuntimeError("disk full")
-    assert target.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no temporary left behind
 
 
 def test_summarize_folds_mean_std_and_pooled_confusion(tmp_path):

@@ -1,12 +1,16 @@
 """Figures of evaluation results: confusion matrix, per-group bars, cross-corpus heat map.
 
-matplotlib is imported inside each function, with the Agg backend (files only, no display), so
-importing this module costs nothing. Every figure is written aside and renamed into place.
+matplotlib is imported when a figure is drawn (`ser.figures`, off screen: no pyplot, no backend
+switch), so importing this module costs nothing. Every figure is written aside and renamed into
+place.
 
-    >>> from ser.evaluation.plots import plot_confusion, plot_breakdown, plot_cross_corpus
-    >>> plot_confusion(result["metrics"]["confusion"], result["labels"], "confusion.png")
-    >>> plot_breakdown(result["breakdowns"]["speaker"], "speakers.png", metric="ua")
-    >>> plot_cross_corpus({("ravdess", "emodb"): 0.41, ("emodb", "ravdess"): 0.35}, "cross.png")
+    >>> import pathlib, tempfile
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> plot_confusion([[0.8, 0.2], [0.3, 0.7]], ["angry", "sad"], out / "confusion.png", support={"angry": 5, "sad": 3})
+    >>> plot_breakdown([{"group": "spk1", "n": 4, "ua": 0.5}, {"group": "spk2", "n": 6, "ua": 0.9}], out / "speakers.png")
+    >>> plot_cross_corpus({("ravdess", "emodb"): 0.41, ("emodb", "ravdess"): 0.35}, out / "cross.png")
+    >>> sorted(p.name for p in out.iterdir())
+    ['confusion.png', 'cross.png', 'speakers.png']
 """
 
 from __future__ import annotations
@@ -16,25 +20,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(figure, path: str | os.PathLike) -> None:
-    from ser.evaluation.report import atomic_file
-
-    plt = _pyplot()
-    try:
-        with atomic_file(path) as temp:
-            figure.savefig(temp, format="png", dpi=120, bbox_inches="tight")
-    finally:
-        plt.close(figure)
+from ser.evaluation.cross_corpus import cross_corpus_matrix
+from ser.evaluation.metrics import METRIC_NAMES
+from ser.figures import figure, save_png
 
 
 def plot_confusion(
@@ -48,13 +36,13 @@ def plot_confusion(
 
     `support` (label -> number of true items) is shown beside each row's label when given.
     """
-    plt = _pyplot()
     matrix = np.asarray(confusion, dtype=np.float64)
     k = len(labels)
     if matrix.shape != (k, k):
         raise ValueError(f"confusion must be [{k}, {k}] for {k} labels, got {matrix.shape}")
     size = 1.2 + 0.65 * k
-    figure, axis = plt.subplots(figsize=(size + 1.0, size))
+    fig = figure(figsize=(size + 1.0, size))
+    axis = fig.subplots()
     image = axis.imshow(matrix, cmap="Blues", vmin=0.0, vmax=1.0)
     for i in range(k):
         for j in range(k):
@@ -66,11 +54,13 @@ def plot_confusion(
     axis.set_ylabel("true")
     if title:
         axis.set_title(title, fontsize=10)
-    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
-    _save(figure, path)
+    fig.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+    save_png(fig, path)
 
 
-def plot_breakdown(table: Sequence[Mapping], path: str | os.PathLike, metric: str = "ua", title: str = "", overall: float | None = None) -> None:
+def plot_breakdown(
+    table: Sequence[Mapping], path: str | os.PathLike, metric: str = "ua", title: str = "", overall: float | None = None
+) -> None:
     """Bars of one metric per group (a `ser.evaluation.metrics.breakdown` table), labelled with n.
 
     Parameters
@@ -79,14 +69,12 @@ def plot_breakdown(table: Sequence[Mapping], path: str | os.PathLike, metric: st
     metric : which metric to draw.
     overall : drawn as a dashed line when given (the whole test set's value).
     """
-    from ser.evaluation.metrics import METRIC_NAMES
-
-    plt = _pyplot()
     if not table:
         raise ValueError("nothing to plot: the breakdown table is empty")
     groups = [str(row["group"]) for row in table]
     values = [float(row[metric]) for row in table]
-    figure, axis = plt.subplots(figsize=(max(4.0, 0.45 * len(groups) + 1.5), 3.5))
+    fig = figure(figsize=(max(4.0, 0.45 * len(groups) + 1.5), 3.5))
+    axis = fig.subplots()
     bars = axis.bar(range(len(groups)), values, color="tab:blue")
     for bar, row in zip(bars, table):
         axis.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.01, f"n={row['n']}",
@@ -99,17 +87,16 @@ def plot_breakdown(table: Sequence[Mapping], path: str | os.PathLike, metric: st
     axis.set_ylabel(METRIC_NAMES.get(metric, metric))
     if title:
         axis.set_title(title, fontsize=10)
-    _save(figure, path)
+    save_png(fig, path)
 
 
-def plot_cross_corpus(cells: Mapping[tuple[str, str], object], path: str | os.PathLike, metric: str = "ua", title: str = "") -> None:
+def plot_cross_corpus(
+    cells: Mapping[tuple[str, str], object], path: str | os.PathLike, metric: str = "ua", title: str = ""
+) -> None:
     """A train-corpus x test-corpus heat map of one metric (cells as for `cross_corpus_table`)."""
-    from ser.evaluation.metrics import METRIC_NAMES
-    from ser.evaluation.report import cross_corpus_matrix
-
-    plt = _pyplot()
     trains, tests, values, spreads = cross_corpus_matrix(cells, metric)
-    figure, axis = plt.subplots(figsize=(1.5 + 1.1 * len(tests), 1.2 + 0.8 * len(trains)))
+    fig = figure(figsize=(1.5 + 1.1 * len(tests), 1.2 + 0.8 * len(trains)))
+    axis = fig.subplots()
     image = axis.imshow(np.ma.masked_invalid(values), cmap="viridis", vmin=0.0, vmax=1.0)
     for i in range(len(trains)):
         for j in range(len(tests)):
@@ -125,5 +112,5 @@ def plot_cross_corpus(cells: Mapping[tuple[str, str], object], path: str | os.Pa
     axis.set_xlabel("test corpus")
     axis.set_ylabel("training corpus")
     axis.set_title(title or f"cross-corpus {METRIC_NAMES.get(metric, metric)}", fontsize=10)
-    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
-    _save(figure, path)
+    fig.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+    save_png(fig, path)

@@ -1,19 +1,25 @@
 """The evaluation result of a model on a set of utterances, its breakdowns, and the files that report it.
 
-    >>> from ser.evaluation.report import evaluate_predictions, write_report
-    >>> result = evaluate_predictions(rows, y_true, y_pred, proba, labels, protocol="speaker-kfold", name="fold 1/5")
-    >>> result["metrics"]["ua"], result["optimistic"]
-    (0.61, False)
-    >>> write_report(result, "eval/fold1")     # results.json, summary.md, per_file.csv, confusion.png
+    >>> import pathlib, tempfile
+    >>> from ser.manifest import Utterance
+    >>> rows = [Utterance(path=f"{i}.wav", corpus="demo", speaker=f"s{i % 2}", emotion="") for i in range(4)]
+    >>> result = evaluate_predictions(rows, ["angry", "sad", "sad", "angry"], ["angry", "sad", "angry", "angry"],
+    ...                               None, ["angry", "sad"], protocol="speaker-kfold", name="fold 1/5")
+    >>> result["metrics"]["ua"], result["optimistic"], result["speaker_independent"]
+    (0.75, False, True)
+    >>> out = write_report(result, pathlib.Path(tempfile.mkdtemp()) / "fold1")
+    >>> sorted(p.name for p in out.iterdir())
+    ['confusion.png', 'per_file.csv', 'per_speaker.png', 'results.json', 'summary.md']
 
 A result is a plain JSON-ready dict (see `evaluate_predictions`). Cross-validation folds are
 combined by `summarize_folds` (mean and spread over folds, pooled confusion) and written by
-`write_summary`; several train-corpus x test-corpus results become one Markdown table with
-`cross_corpus_table`.
+`write_summary`; several train-corpus x test-corpus results become one table with
+`ser.evaluation.cross_corpus`. Scoring a model on manifest rows, from audio to result, is
+`ser.evaluation.evaluate.evaluate_model`.
 
-Every file is written aside and renamed into place, so a reader never sees half a report.
-A result from a speaker-dependent protocol (``random``) carries ``optimistic: True`` and a caveat
-that every printed form repeats.
+Every file is written aside and renamed into place (`ser.files.atomic_write`), so a reader never
+sees half a report. A result from a speaker-dependent protocol (``random``) carries
+``optimistic: True`` and a caveat that every printed form repeats.
 """
 
 from __future__ import annotations
@@ -21,18 +27,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from ser.evaluation import plots
 from ser.evaluation.metrics import METRIC_NAMES, METRICS, breakdown, classification_metrics, expected_calibration_error
-from ser.labels import TARGETS, target_label  # noqa: F401  (defined in ser.labels; cli.evaluate imports them from here)
+from ser.files import atomic_write
 from ser.manifest import Utterance
 from ser.splits import PROTOCOLS
 
@@ -211,97 +214,12 @@ def summarize_folds(results: Sequence[Mapping]) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# Cross-corpus
-
-
-def cross_corpus_matrix(cells: Mapping[tuple[str, str], object], metric: str = "ua") -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
-    """Train corpora, test corpora, and [n_train, n_test] arrays of a metric's value and spread.
-
-    Parameters
-    ----------
-    cells : ``(train corpus, test corpus) -> value``; a value is a number, an
-        `evaluate_predictions` result, or a `summarize_folds` summary (mean and std).
-    metric : ``ua``, ``wa`` or ``macro_f1``.
-
-    Returns
-    -------
-    (train names, test names, values, spreads); a pair missing from `cells` is NaN, and the
-    spread is NaN unless the cell is a fold summary.
-    """
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
-    trains = sorted({train for train, _ in cells})
-    tests = sorted({test for _, test in cells})
-    values = np.full((len(trains), len(tests)), np.nan)
-    spreads = np.full_like(values, np.nan)
-    for (train, test), cell in cells.items():
-        i, j = trains.index(train), tests.index(test)
-        values[i, j], spreads[i, j] = _cell_value(cell, metric)
-    return trains, tests, values, spreads
-
-
-def cross_corpus_table(cells: Mapping[tuple[str, str], object], metric: str = "ua", digits: int = 3) -> str:
-    """A Markdown table of one metric: a row per training corpus, a column per test corpus.
-
-    `cells` is as for `cross_corpus_matrix`. Cells on the diagonal (train and test on the same
-    corpus, necessarily on different speakers) are marked ``*``; a missing pair is ``–``, and a
-    fold summary shows ``mean ± std``. An optimistic cell is marked ``(optimistic)``.
-    """
-    trains, tests, values, spreads = cross_corpus_matrix(cells, metric)
-    lines = [
-        f"| train \\ test ({METRIC_NAMES[metric]}) | " + " | ".join(tests) + " |",
-        "|---|" + "---:|" * len(tests),
-    ]
-    for i, train in enumerate(trains):
-        shown = []
-        for j, test in enumerate(tests):
-            if math.isnan(values[i, j]):
-                shown.append("–")
-                continue
-            text = f"{values[i, j]:.{digits}f}"
-            if not math.isnan(spreads[i, j]):
-                text += f" ± {spreads[i, j]:.{digits}f}"
-            if train == test:
-                text += "*"
-            cell = cells[(train, test)]
-            if isinstance(cell, Mapping) and cell.get("optimistic"):
-                text += " (optimistic)"
-            shown.append(text)
-        lines.append(f"| {train} | " + " | ".join(shown) + " |")
-    lines.append("")
-    lines.append(f"Rows: training corpus; columns: test corpus. *: same corpus, speaker-independent folds.")
-    return "\n".join(lines) + "\n"
-
-
-def _cell_value(cell, metric: str) -> tuple[float, float]:
-    if isinstance(cell, Mapping):
-        if "mean" in cell:
-            return float(cell["mean"][metric]), float(cell["std"][metric])
-        return float(cell["metrics"][metric]), math.nan
-    return float(cell), math.nan
-
-
-# --------------------------------------------------------------------------------------------
 # Files
 
 
-@contextmanager
-def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path beside `path` to write to; it replaces `path` only when the block succeeds."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(temp)
-        os.replace(temp, target)
-    finally:
-        Path(temp).unlink(missing_ok=True)
-
-
 def _write_text(path: Path, text: str) -> None:
-    with atomic_file(path) as temp:
-        temp.write_text(text, encoding="utf-8")
+    with atomic_write(path) as handle:
+        handle.write(text)
 
 
 def write_report(result: Mapping, out_dir: str | os.PathLike) -> Path:
@@ -462,13 +380,12 @@ def folds_markdown(summary: Mapping, confusion_png: str | None = CV_CONFUSION_FI
 
 
 def _skipped_lines(skipped: Mapping) -> list[str]:
-    lines = []
     unreadable = skipped.get("unreadable") or []
-    if unreadable:
-        lines.append(f"- **{len(unreadable)} file(s) could not be read** and are not scored:")
-        lines += [f"  - `{item['path']}`: {item['reason']}" for item in unreadable[:20]]
-        if len(unreadable) > 20:
-            lines.append(f"  - ... and {len(unreadable) - 20} more (see results.json)")
+    lines = _file_list(f"**{len(unreadable)} file(s) could not be read** and are not scored:",
+                       [f"`{item['path']}`: {item['reason']}" for item in unreadable])
+    silent = skipped.get("no_speech") or []
+    lines += _file_list(f"**{len(silent)} file(s) held no speech** the voice-activity detector could find, and are not scored:",
+                        [f"`{path}`" for path in silent])
     unmappable = skipped.get("unmappable") or {}
     if unmappable:
         shown = ", ".join(f"{label} ({count})" for label, count in sorted(unmappable.items()))
@@ -478,9 +395,19 @@ def _skipped_lines(skipped: Mapping) -> list[str]:
     if skipped.get("unlabelled"):
         lines.append(f"- {skipped['unlabelled']} unlabelled row(s) skipped")
     for key, value in skipped.items():
-        if key not in ("unreadable", "unmappable", "unlabelled") and value:
+        if key not in ("unreadable", "no_speech", "unmappable", "unlabelled") and value:
             lines.append(f"- {key}: {value}")
     return (["## Not scored", ""] + lines + [""]) if lines else []
+
+
+def _file_list(heading: str, items: list[str], shown: int = 20) -> list[str]:
+    """A Markdown item `heading` with the first `shown` `items` below it; nothing when no items."""
+    if not items:
+        return []
+    lines = [f"- {heading}"] + [f"  - {item}" for item in items[:shown]]
+    if len(items) > shown:
+        lines.append(f"  - ... and {len(items) - shown} more (see results.json)")
+    return lines
 
 
 def _report_table(report: Mapping) -> str:
@@ -488,9 +415,8 @@ def _report_table(report: Mapping) -> str:
     for label, values in report.items():
         if label == "accuracy":
             continue
-        lines.append(
-            f"| {label} | {values['precision']:.3f} | {values['recall']:.3f} | {values['f1-score']:.3f} | {int(values['support'])} |"
-        )
+        numbers = f"{values['precision']:.3f} | {values['recall']:.3f} | {values['f1-score']:.3f}"
+        lines.append(f"| {label} | {numbers} | {int(values['support'])} |")
     return "\n".join(lines)
 
 

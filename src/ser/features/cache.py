@@ -13,14 +13,13 @@ import hashlib
 import itertools
 import os
 import re
-import sys
-import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from ser.audio import SAMPLE_RATE, AudioError, AudioNotFoundError, load
+from ser.files import Progress, atomic_write
 
 Extractor = Callable[[np.ndarray], np.ndarray]
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_.=+-]{1,100}")
@@ -64,17 +63,10 @@ class FeatureCache:
             return None
 
     def put(self, digest: str, key: str, array: np.ndarray) -> Path:
-        """Store atomically: write a temporary file beside the target, then rename it into place."""
+        """Store atomically (`ser.files.atomic_write`): a reader sees the whole entry or none."""
         target = self.path(digest, key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{digest}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                np.save(out, np.asarray(array), allow_pickle=False)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_write(target, "wb") as out:
+            np.save(out, np.asarray(array), allow_pickle=False)
         return target
 
 
@@ -108,7 +100,8 @@ def compute_features(
     cache_dir : where to keep results; None computes without caching.
     n_jobs : worker processes; -1 uses every core, 1 runs in this process.
     preprocess : optional `ser.preprocess.PreprocessConfig` (anything with ``apply`` and ``key``).
-    desc : label of the progress bar (tqdm, on stderr).
+    desc : label of the progress bar (`ser.files.Progress`, on stderr).
+    progress : show that bar.
 
     Returns
     -------
@@ -120,8 +113,6 @@ def compute_features(
     `ser.audio.AudioError` (a `SerError`) naming the first file that cannot be decoded; results
     computed before it stay cached.
     """
-    from tqdm import tqdm
-
     full_key = cache_key(key, preprocess, sr)
     cache = FeatureCache(cache_dir) if cache_dir is not None else None
     results: list[np.ndarray | None] = [None] * len(paths)
@@ -135,8 +126,7 @@ def compute_features(
             todo.append((index, digest))
 
     workers = _workers(n_jobs, len(todo))
-    with tqdm(total=len(paths), initial=len(paths) - len(todo), desc=desc, unit="clip",
-              file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
+    with Progress(len(paths), desc=desc, unit="clip", enabled=progress, initial=len(paths) - len(todo)) as bar:
         jobs = [(index, str(paths[index]), extractor, preprocess, sr) for index, _ in todo]
         if workers == 1:
             outputs = (_compute_one(*job) for job in jobs)
