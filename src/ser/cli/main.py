@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import pkgutil
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 import ser.cli
 from ser.errors import SerError
@@ -38,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with _logging_to_stderr():
+            return int(args.func(args) or 0)
     except SerError as exc:
         print(f"ser: error: {exc}", file=sys.stderr)
         return 2
@@ -47,6 +51,49 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes (a redirected or captured stream)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+class _Formatter(logging.Formatter):
+    """``ser: message`` for information, ``ser: WARNING: message`` for anything worse."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return f"ser: {text}" if record.levelno <= logging.INFO else f"ser: {record.levelname}: {text}"
+
+
+@contextmanager
+def _logging_to_stderr(level: int = logging.INFO) -> Iterator[None]:
+    """The library logs (``logging.getLogger(__name__)``); while a command runs, its ``ser.*``
+    records at `level` and above are printed on stderr. Undone afterwards, so calling `main`
+    from Python leaves the caller's logging as it was."""
+    logger = logging.getLogger("ser")
+    handler = _StderrHandler()
+    handler.setFormatter(_Formatter("%(message)s"))
+    handler.setLevel(level)
+    previous = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > level:
+        logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 def _version() -> str:

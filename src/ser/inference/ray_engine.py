@@ -28,14 +28,16 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 from ser.errors import SerError
+
+logger = logging.getLogger(__name__)
 
 PARQUET_SUFFIXES = (".parquet",)
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
@@ -167,7 +169,7 @@ def predict_with_ray(
     from ser.audio import DEFAULT_MAX_DURATION_S
     from ser.inference.recognizer import default_model_dir
 
-    log = log or (lambda message: print(message, file=sys.stderr))
+    log = log or logger.info
     output = Path(output)
     if not output.parent.is_dir():
         raise SerError(f"{output}: the folder {output.parent} does not exist")

@@ -14,13 +14,16 @@ The sampler is seeded by ``train.seed``.
 from __future__ import annotations
 
 import csv
+import logging
 import math
-import sys
 from pathlib import Path
 from typing import Callable
 
 from ser.errors import SerError
+from ser.files import atomic_write
 from ser.training.config import ExperimentConfig, apply_overrides, from_dict, write_yaml
+
+logger = logging.getLogger(__name__)
 
 
 def suggest(trial, key: str, spec):
@@ -35,15 +38,19 @@ def suggest(trial, key: str, spec):
 
 def run_tune(config: ExperimentConfig, out_dir: str | Path, *, trials: int | None = None, fold: int | None = None,
              resume: bool = False, log: Callable[[str], None] | None = None, progress: bool = True) -> dict:
-    """Run the study; returns ``{"best_value", "best_params", "best_config", "trials"}``."""
+    """Run the study; returns ``{"best_value", "best_params", "best_config", "trials"}``.
+
+    `log` receives each progress line (default: this module's logger, at INFO).
+    """
     import optuna
 
     from ser.training.experiment import Experiment
 
-    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    log = log or logger.info
     space = config.tune.space
     if not space:
-        raise SerError("tune: the config has no tune.space to search (e.g. tune: {space: {train.lr: {low: 1e-4, high: 1e-2, log: true}}})")
+        raise SerError("tune: the config has no tune.space to search "
+                       "(e.g. tune: {space: {train.lr: {low: 1e-4, high: 1e-2, log: true}}})")
     n_trials = trials if trials is not None else config.tune.trials
     if n_trials < 1:
         raise SerError(f"tune: --trials must be at least 1, not {n_trials}")
@@ -90,7 +97,7 @@ def run_tune(config: ExperimentConfig, out_dir: str | Path, *, trials: int | Non
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise SerError("tune: no trial finished with a validation score")
-    with open(out / "trials.csv", "w", newline="", encoding="utf-8") as handle:
+    with atomic_write(out / "trials.csv", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["trial", "validation_ua", *space])
         for t in study.trials:
