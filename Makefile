@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 # torch is pinned first so that the extras never pull a multi-GB CUDA build in its place.
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test serve install-core install-all clean
+.PHONY: demo test lint serve install-core install-all clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -30,6 +30,10 @@ demo: $(VENV)/.core
 
 test: $(VENV)/.all
 	$(PY) -m pytest -q
+
+# ruff's rules and line length are in pyproject.toml ([tool.ruff]).
+lint: $(VENV)/.all
+	$(VENV)/bin/ruff check .
 
 serve: $(VENV)/.all
 	$(VENV)/bin/ser serve --host 127.0.0.1 --port 8000
