@@ -48,7 +48,8 @@ def test_prediction_api(recognizer, clip):
     assert [p for _, p in top] == sorted((p for _, p in top), reverse=True)
     assert len(prediction.top(100)) == len(LABELS)
     as_dict = prediction.to_dict()
-    assert set(as_dict) == {"label", "confidence", "scores", "duration_s", "speech_s", "warnings"}
+    assert set(as_dict) == {"label", "confidence", "scores", "duration_s", "speech_s", "warnings", "arousal", "valence"}
+    assert -1 <= as_dict["arousal"] <= 1 and -1 <= as_dict["valence"] <= 1
     assert 0 < as_dict["speech_s"] <= as_dict["duration_s"]
     with pytest.raises(AttributeError):
         prediction.label = "x"  # frozen

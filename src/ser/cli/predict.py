@@ -53,6 +53,7 @@ def register(subparsers) -> None:
         help="progress bar on stderr (default: when stderr is a terminal and there are more than 10 inputs)",
     )
     predict.add_argument("--timeline", action="store_true", help="emotion over time: one row per segment, then a summary")
+    predict.add_argument("--dimensions", action="store_true", help="table: add arousal and valence (derived from the scores, see docs/dimensions.md)")
     _add_timeline_options(predict)
     predict.add_argument("--plot", metavar="PNG", help="also draw the result of the (single) input into PNG")
     adapt = predict.add_argument_group("speaker adaptation (judge each voice against its own usual sound; docs/predict.md)")
@@ -201,7 +202,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
     failures, last = 0, None
     with _output(args.output) as stream, _progress(len(inputs), args.progress) as bar:
-        writer = writer_class(stream, recognizer.labels, top_k, width=max(len(p) for p, _ in inputs), bar=bar)
+        writer = writer_class(stream, recognizer.labels, top_k, width=max(len(p) for p, _ in inputs), bar=bar,
+                              dimensions=args.dimensions)
         writer.start(args.timeline)
         for path, result in _results(recognizer, inputs, args, profile):
             if isinstance(result, SerError):
@@ -467,8 +469,9 @@ def _progress(total: int, wanted: bool | None):
 class _Writer:
     """Writes results as they come; subclasses decide the format."""
 
-    def __init__(self, stream: TextIO, labels: list[str], top_k: int, width: int, bar):
+    def __init__(self, stream: TextIO, labels: list[str], top_k: int, width: int, bar, dimensions: bool = False):
         self.stream, self.labels, self.top_k, self.width, self.bar = stream, labels, top_k, width, bar
+        self.dimensions = dimensions
 
     def line(self, text: str) -> None:
         if self.stream is sys.stdout:
@@ -507,7 +510,7 @@ class CsvWriter(_Writer):
         if timeline:
             self.columns = ["path", "start_s", "end_s", "kind", "label", "confidence", "error"]
         else:
-            self.columns = ["path", "label", "confidence", "duration_s", "speech_s", *self.labels,
+            self.columns = ["path", "label", "confidence", "duration_s", "speech_s", "arousal", "valence", *self.labels,
                             "adapted_group", "adapted_clips", "warning", "error"]
         self.row(self.columns)
 
@@ -522,7 +525,9 @@ class CsvWriter(_Writer):
         adapted = prediction.adaptation or {}
         self.row([
             path, prediction.label or "", _num(prediction.confidence) if prediction.label else "",
-            f"{prediction.duration_s:.3f}", f"{prediction.speech_s:.3f}", *scores,
+            f"{prediction.duration_s:.3f}", f"{prediction.speech_s:.3f}",
+            "" if prediction.arousal is None else f"{prediction.arousal:.4f}",
+            "" if prediction.valence is None else f"{prediction.valence:.4f}", *scores,
             adapted.get("group", ""), adapted.get("clips", ""), "; ".join(prediction.warnings), "",
         ])
 
@@ -547,7 +552,8 @@ class TableWriter(_Writer):
         super().start(timeline)
         self.width = max(4, min(self.width, 60))
         if not timeline:
-            self.line(f"{'file':<{self.width}}  {'label':<10} {'conf':>5}  top {self.top_k}")
+            dims = f" {'arous':>6} {'valen':>6}" if self.dimensions else ""
+            self.line(f"{'file':<{self.width}}  {'label':<10} {'conf':>5}{dims}  top {self.top_k}")
 
     def _name(self, path: str) -> str:
         return path if len(path) <= self.width else "…" + path[-(self.width - 1) :]
@@ -561,7 +567,8 @@ class TableWriter(_Writer):
             self.line(f"{self._name(path):<{self.width}}  {'no speech':<10} {'-':>5}{note}")
             return
         top = ", ".join(f"{label} {p:.2f}" for label, p in prediction.top(self.top_k))
-        self.line(f"{self._name(path):<{self.width}}  {prediction.label:<10} {prediction.confidence:>5.2f}  {top}{note}")
+        dims = f" {prediction.arousal:>+6.2f} {prediction.valence:>+6.2f}" if self.dimensions else ""
+        self.line(f"{self._name(path):<{self.width}}  {prediction.label:<10} {prediction.confidence:>5.2f}{dims}  {top}{note}")
 
     def timeline(self, path, timeline) -> None:
         self.line(f"{path}  ({timeline.duration_s:.1f} s)")
@@ -652,14 +659,15 @@ def plot_prediction(prediction, path: str, title: str = "") -> None:
 
 
 def plot_timeline(timeline, path: str, title: str = "") -> None:
-    """Stacked probabilities over time (speech segments), silence shaded grey, labels as a band."""
+    """Stacked probabilities over time (speech segments), silence shaded grey, labels as a band,
+    and the derived arousal of each speech segment as a line under it."""
     import numpy as np
 
     plt = _pyplot()
     labels = timeline.labels
     colours = {label: plt.get_cmap("tab10")(i % 10) for i, label in enumerate(labels)}
-    figure, (axis, band) = plt.subplots(
-        2, 1, figsize=(10, 4), sharex=True, gridspec_kw={"height_ratios": [4, 1]}
+    figure, (axis, band, line) = plt.subplots(
+        3, 1, figsize=(10, 5), sharex=True, gridspec_kw={"height_ratios": [4, 1, 1.5]}
     )
     # Mean scores per 10 ms (overlapping windows averaged), zero in silence.
     times, scores, speech = timeline.scores_over_time(0.01)
@@ -688,6 +696,13 @@ def plot_timeline(timeline, path: str, title: str = "") -> None:
     top = ", ".join(f"{k} {v:.0%}" for k, v in list(summary["emotions"].items())[:3] if v > 0)
     axis.set_title(f"{title}  ({timeline.duration_s:.1f} s): {top or 'no speech'}")
     band.set_yticks([])
-    band.set_xlabel("time (s)")
+    # Derived arousal (ser.dimensions), a step per speech segment; gaps in silence.
+    for s in timeline.segments:
+        if s.kind == "speech" and s.arousal is not None:
+            line.plot([s.start_s, s.end_s], [s.arousal, s.arousal], color="black", linewidth=1.5)
+    line.axhline(0, color="lightgray", linewidth=0.8)
+    line.set_ylim(-1, 1)
+    line.set_ylabel("arousal\n(derived)", fontsize="small")
+    line.set_xlabel("time (s)")
     _save(figure, path)
     plt.close(figure)

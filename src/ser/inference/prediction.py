@@ -33,6 +33,8 @@ class Prediction:
         speech (the whole clip with ``vad=False``), the only part the model judged.
     warnings : what the caller should know (no speech, little speech, a profile not used...).
     adaptation : ``{"group": name, "clips": n}`` when the scores were adapted to a speaker.
+    arousal, valence : in [-1, 1], derived from the scores through the circumplex of affect
+        (`ser.dimensions`: derived, not trained on dimensional ratings); None without speech.
     """
 
     label: str | None
@@ -42,14 +44,19 @@ class Prediction:
     speech_s: float = 0.0
     warnings: tuple[str, ...] = ()
     adaptation: dict[str, Any] | None = None
+    arousal: float | None = None
+    valence: float | None = None
 
     @classmethod
     def from_scores(
         cls, labels: Sequence[str], probs: np.ndarray, duration_s: float, speech_s: float | None = None, **extra
     ) -> "Prediction":
         """The prediction for probabilities `probs` over `labels`."""
+        from ser.dimensions import derive_dimensions
+
         best = int(np.argmax(probs))
         speech_s = duration_s if speech_s is None else speech_s
+        arousal, valence = derive_dimensions(np.asarray(probs)[None], list(labels))
         warnings = tuple(extra.pop("warnings", ()))
         if speech_s < LOW_SPEECH_S:
             warnings += (f"only {speech_s:.2f} s of speech; the label is less reliable",)
@@ -60,6 +67,8 @@ class Prediction:
             duration_s=float(duration_s),
             speech_s=float(speech_s),
             warnings=warnings,
+            arousal=float(arousal[0]),
+            valence=float(valence[0]),
             **extra,
         )
 
@@ -82,6 +91,8 @@ class Prediction:
             "duration_s": round(self.duration_s, 3),
             "speech_s": round(self.speech_s, 3),
             "warnings": list(self.warnings),
+            "arousal": None if self.arousal is None else round(self.arousal, 4),
+            "valence": None if self.valence is None else round(self.valence, 4),
         }
         if self.adaptation is not None:
             out["adaptation"] = dict(self.adaptation)

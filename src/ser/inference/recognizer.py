@@ -33,6 +33,7 @@ from ser.audio import (
     load,
 )
 from ser.audio import stream as stream_audio
+from ser.dimensions import derive_dimensions
 from ser.errors import ModelError
 from ser.inference.backends import Backend, split_evenly
 from ser.inference.prediction import MIN_SPEECH_S, Prediction
@@ -343,8 +344,12 @@ class Recognizer:
             probs = self.backend.scores(item.outputs, centre, adapted=adapted)
         else:
             probs = item.outputs
-        segments = [Segment(a / SAMPLE_RATE, b / SAMPLE_RATE, labels[int(np.argmax(p))], float(np.max(p)),
-                            {label: float(v) for label, v in zip(labels, p)}, "speech") for (a, b), p in zip(clip.spans, probs)]
+        arousal, valence = derive_dimensions(np.asarray(probs).reshape(len(clip.spans), len(labels)), labels)
+        segments = [
+            Segment(a / SAMPLE_RATE, b / SAMPLE_RATE, labels[int(np.argmax(p))], float(np.max(p)),
+                    {label: float(v) for label, v in zip(labels, p)}, "speech", arousal=float(ar), valence=float(va))
+            for (a, b), p, ar, va in zip(clip.spans, probs, arousal, valence)
+        ]
         if use_vad:
             segments += [Segment(a, b, SILENCE, 1.0, {}, "silence") for a, b in _gaps(clip.regions, clip.duration_s)]
         segments.sort(key=lambda seg: (seg.start_s, seg.end_s))

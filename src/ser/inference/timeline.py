@@ -24,6 +24,7 @@ class Segment:
 
     ``kind`` is ``"speech"`` (label and scores from the model) or ``"silence"`` (label
     ``"silence"``, confidence 1.0, empty scores: the detector's call, not the model's).
+    ``speaker`` names the voice ("S1", "S2", ...) when the timeline was cut at speaker turns.
     """
 
     start_s: float
@@ -32,6 +33,9 @@ class Segment:
     confidence: float
     scores: dict[str, float] = field(default_factory=dict)
     kind: str = "speech"
+    speaker: str | None = None
+    arousal: float | None = None  # derived from the scores (ser.dimensions); None for silence
+    valence: float | None = None
 
     @property
     def duration_s(self) -> float:
@@ -45,6 +49,8 @@ class Segment:
             "label": self.label,
             "confidence": round(self.confidence, 6),
             "scores": {k: round(v, 6) for k, v in self.scores.items()},
+            **({"speaker": self.speaker} if self.speaker is not None else {}),
+            **({"arousal": round(self.arousal, 4), "valence": round(self.valence, 4)} if self.arousal is not None else {}),
         }
 
 
@@ -107,7 +113,29 @@ class Timeline:
             "silence_s": round(self.duration_s - speech_s, 3),
             "silence_share": round(1.0 - speech_cells / len(speech), 4),
             "emotions": {k: round(float(v), 4) for k, v in sorted(shares.items(), key=lambda kv: -kv[1])},
+            **({"speakers": self.speakers_summary()} if any(seg.speaker for seg in self.segments) else {}),
         }
+
+    def speakers_summary(self) -> dict[str, dict]:
+        """Per voice: its seconds of speech, its overall label, and each emotion's share of its
+        speech time (segments' labels weighted by duration)."""
+        out: dict[str, dict] = {}
+        for name in sorted({seg.speaker for seg in self.segments if seg.speaker}, key=lambda n: (len(n), n)):
+            mine = [seg for seg in self.segments if seg.speaker == name and seg.kind == "speech"]
+            total = sum(seg.duration_s for seg in mine)
+            shares = {label: 0.0 for label in self.labels}
+            mean = {label: 0.0 for label in self.labels}
+            for seg in mine:
+                shares[seg.label] += seg.duration_s / max(total, 1e-9)
+                for label, value in seg.scores.items():
+                    mean[label] += value * seg.duration_s / max(total, 1e-9)
+            best = max(mean, key=mean.get) if mine else None
+            out[name] = {
+                "speech_s": round(total, 3),
+                "label": best,
+                "emotions": {k: round(v, 4) for k, v in sorted(shares.items(), key=lambda kv: -kv[1])},
+            }
+        return out
 
     def overall_scores(self) -> dict[str, float]:
         """Every label's score over the whole recording: the speech segments' scores averaged,
