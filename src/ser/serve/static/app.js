@@ -141,6 +141,7 @@ function showPrediction(p, source) {
     scores: p.scores,
     source,
     warning: noSpeech ? "No speech was detected: there is no emotion to tell." : warnings.join(" "),
+    caption: p.speech_s !== undefined ? `Probabilities over the ${p.speech_s.toFixed(1)} s of speech:` : "",
   });
 }
 
@@ -308,12 +309,15 @@ function columnsOf(segments) {
   return (segments || []).map((s) => ({ start: s.start_s, end: s.end_s, scores: s.scores, speech: s.kind === "speech" && s.label !== null }));
 }
 
+// The headline is the whole speech's mean score; this line is another measure (which emotion
+// leads moment by moment), so it says so, lest a different order look like a contradiction.
 function summaryLine(summary) {
   if (!summary) return "";
   const shares = Object.entries(summary.emotions).filter(([, v]) => v > 0)
     .map(([k, v]) => `${k} ${(100 * v).toFixed(0)}%`).join(", ");
-  return `${shares || "no speech"}${shares ? ` of ${summary.speech_s.toFixed(1)} s of speech` : ""}; ` +
-    `silence ${(100 * summary.silence_share).toFixed(0)}% of the recording`;
+  const silence = `silence ${(100 * summary.silence_share).toFixed(0)}% of the recording`;
+  return shares ? `Leading emotion moment by moment, share of the ${summary.speech_s.toFixed(1)} s of speech: ${shares}; ${silence}.`
+    : `No speech; ${silence}.`;
 }
 
 // ---------------------------------------------------------------------------------- uploads
