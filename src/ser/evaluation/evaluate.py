@@ -133,32 +133,22 @@ def evaluate_model(
             f"{sum(unmappable.values())} with a label the model cannot output (model labels: {', '.join(labels)})"
         )
 
-    if model_dir is None:
-        selection.notes.append("the model's folder is unknown, so its training speakers were not checked")
-        seen = None
-    else:
-        seen = seen_in_training(model_dir, config, [rows[i] for i in scored])
-    if seen:
-        logger.warning(seen)
-        selection.optimistic, selection.caveat, selection.speaker_independent = True, seen, False
-        selection.notes.insert(0, seen)
+    seen = _check_training_speakers(model_dir, config, [rows[i] for i in scored], selection)
 
-    kept, proba, unreadable, silent = _predict(recognizer, rows, scored, root, batch_size, progress)
+    kept, y_pred, proba, unreadable, silent = _predict(recognizer, rows, scored, root, batch_size, progress)
     if not kept:
         first = f"{unreadable[0]['path']}: {unreadable[0]['reason']}" if unreadable else f"{silent[0]}: no speech detected"
         raise SerError(f"{source}: none of the {len(scored)} selected files could be scored (first: {first})")
 
     truth_of = dict(zip(scored, truths))
     kept_rows, kept_truths = [rows[i] for i in kept], [truth_of[i] for i in kept]
-    proba = np.asarray(proba, dtype=np.float64)
-    y_pred = [labels[k] for k in proba.argmax(axis=1)]
     overlap = None
     if seen:
         unseen = unseen_scores(model_dir, config, kept_rows, kept_truths, y_pred)
         overlap = {"warning": seen, "unseen": unseen}
         selection.notes.insert(1, unseen_line(unseen))
     result = evaluate_predictions(
-        kept_rows, kept_truths, y_pred, proba, labels, selection.protocol,
+        kept_rows, kept_truths, y_pred, np.asarray(proba, dtype=np.float64), labels, selection.protocol,
         name=selection.name, optimistic=selection.optimistic or is_optimistic(selection.protocol),
         caveat=selection.caveat, speaker_independent=selection.speaker_independent,
         skipped={"unreadable": unreadable, "no_speech": silent, "unmappable": dict(unmappable), "unlabelled": unlabelled},
@@ -257,6 +247,20 @@ def _judge_fold(rows: Sequence[Utterance], selection: Selection, column: str, wa
 
 # --------------------------------------------------------------------------------------------
 # What the model learnt from
+
+
+def _check_training_speakers(model_dir: Path | None, config: dict, rows: Sequence[Utterance], selection: Selection) -> str | None:
+    """`seen_in_training`, applied: a warning logged and the selection marked optimistic when the
+    model learnt from some of `rows`' speakers (returns that warning), a note when it cannot tell."""
+    if model_dir is None:
+        selection.notes.append("the model's folder is unknown, so its training speakers were not checked")
+        return None
+    seen = seen_in_training(model_dir, config, rows)
+    if seen:
+        logger.warning(seen)
+        selection.optimistic, selection.caveat, selection.speaker_independent = True, seen, False
+        selection.notes.insert(0, seen)
+    return seen
 
 
 def training_speakers(model_dir: str | os.PathLike, config: dict | None = None) -> set[str] | None:
@@ -392,13 +396,13 @@ def _audio_path(path: str, root: Path | None) -> Path:
 def _predict(recognizer: Recognizer, rows, scored: list[int], root: Path | None, batch_size: int, progress: bool | None):
     """Predict rows `scored` (unreadable files and clips without speech are listed and skipped).
 
-    Returns (row indices predicted, their [n, labels] probabilities, unreadable files as
-    ``{"path", "reason"}``, paths of clips without speech).
+    Returns (row indices predicted, their labels, their [n, labels] probabilities, unreadable
+    files as ``{"path", "reason"}``, paths of clips without speech).
     """
     labels = recognizer.labels
     sources = [str(_audio_path(rows[i].path, root)) for i in scored]
     shown = progress if progress is not None else (len(scored) > PROGRESS_MIN_FILES and sys.stderr.isatty())
-    kept, proba, unreadable, silent = [], [], [], []
+    kept, predicted, proba, unreadable, silent = [], [], [], [], []
     with Progress(len(scored), desc="evaluating", unit="file", enabled=shown) as bar:
         for k, outcome in recognizer.predict_files(sources, batch_size=batch_size, on_error="return"):
             row = rows[scored[k]]
@@ -410,9 +414,10 @@ def _predict(recognizer: Recognizer, rows, scored: list[int], root: Path | None,
                 logger.warning("skipped %s: no speech detected", row.path)
             else:
                 kept.append(scored[k])
+                predicted.append(outcome.label)
                 proba.append([outcome.scores[label] for label in labels])
             bar.update(1)
-    return kept, proba, unreadable, silent
+    return kept, predicted, proba, unreadable, silent
 
 
 def _describe(recognizer: Recognizer, model_dir: Path | None, config: dict, source: str, target: str) -> dict:
