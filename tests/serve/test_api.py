@@ -42,6 +42,7 @@ def test_multipart_upload_matches_the_recognizer(client, recognizer, example_fla
     assert body["duration_s"] == pytest.approx(expected.duration_s, abs=1e-3)
     assert body["speech_s"] == pytest.approx(expected.speech_s, abs=1e-3) and body["warnings"] == list(expected.warnings)
     assert "segments" not in body and "summary" not in body
+    assert set(body) == set(expected.to_dict())  # whatever the library returns, no field dropped
 
 
 @pytest.mark.parametrize("content_type", ["audio/wav", "application/octet-stream", "video/webm", None])

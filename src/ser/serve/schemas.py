@@ -15,8 +15,14 @@ class ErrorBody(BaseModel):
     detail: Optional[list[dict[str, Any]]] = Field(None, description="per-parameter problems, for invalid parameters")
 
 
+# The bodies below are what `ser.inference` returns (`to_dict`), typed for the schema; fields the
+# library adds later pass through (extra="allow") rather than being dropped silently.
+
+
 class SegmentBody(BaseModel):
     """One stretch of the recording: speech (predicted) or silence (the speech detector's call)."""
+
+    model_config = ConfigDict(extra="allow")
 
     start_s: float
     end_s: float
@@ -24,10 +30,14 @@ class SegmentBody(BaseModel):
     label: str
     confidence: float
     scores: dict[str, float] = Field(description="every label's probability; empty for silence")
+    arousal: Optional[float] = Field(None, description="derived arousal in [-1, 1] (ser.dimensions); null for silence")
+    valence: Optional[float] = Field(None, description="derived valence in [-1, 1] (ser.dimensions); null for silence")
 
 
 class SummaryBody(BaseModel):
     """How the recording's time divides among emotions (see `ser.inference.timeline.Timeline.summary`)."""
+
+    model_config = ConfigDict(extra="allow")
 
     label: Optional[str] = Field(None, description="the whole recording's label (the prediction's own); null without speech")
     confidence: float = Field(0.0, description="its score")
@@ -39,7 +49,10 @@ class SummaryBody(BaseModel):
 
 
 class PredictionBody(BaseModel):
-    """The emotion of one upload, and with ``?timeline=true`` its emotion over time."""
+    """The emotion of one upload (`ser.inference.prediction.Prediction.to_dict`), and with
+    ``?timeline=true`` its emotion over time."""
+
+    model_config = ConfigDict(extra="allow")
 
     label: Optional[str] = Field(description="the emotion of the speech; null when no speech was detected", examples=["angry"])
     confidence: float = Field(ge=0, le=1, description="the label's probability (0 without speech)", examples=[0.91])
@@ -49,6 +62,8 @@ class PredictionBody(BaseModel):
     duration_s: float = Field(description="length of the audio in seconds")
     speech_s: float = Field(description="seconds of it the speech detector found to be speech; only these are judged")
     warnings: list[str] = Field(default_factory=list, description="what to know: no speech, little speech...")
+    arousal: Optional[float] = Field(None, description="derived arousal in [-1, 1] (ser.dimensions); null without speech")
+    valence: Optional[float] = Field(None, description="derived valence in [-1, 1] (ser.dimensions); null without speech")
     adaptation: Optional[dict[str, Any]] = Field(None, description="what the prediction was adapted to, when adapted")
     segments: Optional[list[SegmentBody]] = Field(None, description="with ?timeline=true: the segments in time order")
     summary: Optional[SummaryBody] = Field(None, description="with ?timeline=true: share of speech time per emotion")
