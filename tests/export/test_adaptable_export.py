@@ -10,7 +10,7 @@ import torch
 
 from test_default_export import tiny_encoder_dir, tiny_ravdess  # noqa: F401  (fixture and corpus maker)
 
-from ser.errors import ModelError, SerError
+from ser.errors import SerError
 from ser.export.head import CentredHead, speaker_centre
 from ser.export.onnx import embeddings_of
 from ser.training.default_model import DefaultRecipe, centre_speakers, group_means, profile_centres
@@ -46,22 +46,6 @@ def test_profiles_use_the_speakers_own_clips_only():
     assert profile_centres(x, groups, "n1", np.zeros(1), 2.0, rng, draws=3).shape == (3, 4, 1)
 
 
-def test_head_file_round_trip_and_clear_errors(tmp_path):
-    rng = np.random.default_rng(0)
-    head = CentredHead(rng.standard_normal(4), rng.standard_normal(4), rng.random(4) + 0.5,
-                       rng.standard_normal((3, 4)), rng.standard_normal(3))
-    loaded = CentredHead.load(head.save(tmp_path / "head.npz"))
-    e = rng.standard_normal((5, 4))
-    np.testing.assert_allclose(loaded.logits(e), head.logits(e), rtol=1e-5, atol=1e-5)
-    np.savez(tmp_path / "bad.npz", coef=np.zeros((3, 4)), intercept=np.zeros(3))
-    with pytest.raises(ModelError, match="bad.npz: missing array"):
-        CentredHead.load(tmp_path / "bad.npz")
-    np.savez(tmp_path / "shape.npz", population_mean=np.zeros(5), scaler_mean=np.zeros(4), scaler_scale=np.ones(4),
-             coef=np.zeros((3, 4)), intercept=np.zeros(3))
-    with pytest.raises(ModelError, match="population_mean has shape"):
-        CentredHead.load(tmp_path / "shape.npz")
-
-
 @pytest.mark.parametrize("text, message", [("centring: voice\n", "centring must be one of"),
                                            ("shrinkage: 0\n", "shrinkage must be a number > 0"),
                                            ("augmentation: studio\n", "augmentation must be one of"),
@@ -81,7 +65,7 @@ def test_train_default_with_centring_exports_the_contract(tiny_encoder_dir, tmp_
     from ser.audio import load
     from ser.training.default_model import build_manifest, pooled_features, select_features, train_default
 
-    root, config = tiny_ravdess(tmp_path, tiny_encoder_dir, "centring: speaker\nshrinkage: 2.0\n")
+    root, config = tiny_ravdess(tmp_path, tiny_encoder_dir, "centring: speaker_mixed\nshrinkage: 2.0\nc_grid: [0.03, 0.1]\n")
     recipe = DefaultRecipe.from_yaml(config)
     out = train_default(recipe, tmp_path / "model", log=lambda _: None)
     written = json.loads((out / "ser_model.json").read_text())
@@ -92,7 +76,8 @@ def test_train_default_with_centring_exports_the_contract(tiny_encoder_dir, tmp_
     assert adaptation["temperature_adapted"] > 0 and written["temperature"] > 0
     assert written["metrics"]["calibration"]["temperature_adapted"] == adaptation["temperature_adapted"]
 
-    head = CentredHead.load(out / "head.npz")
+    with np.load(out / "head.npz") as arrays:
+        head = CentredHead(**{name: arrays[name].astype(np.float64) for name in arrays.files})
     rows = build_manifest(recipe)
     x = select_features(pooled_features(rows, recipe, progress=False), recipe.layers, recipe.stats)
     groups = np.array([r.speaker for r in rows])
@@ -106,7 +91,32 @@ def test_train_default_with_centring_exports_the_contract(tiny_encoder_dir, tmp_
     centre = speaker_centre(actor, head.population_mean, adaptation["shrinkage"])
     assert not np.allclose(head.logits(embeddings, centre), head.logits(embeddings))
 
+    # The ONNX backend reads the folder to the same numbers, in both modes.
+    from ser.model_folder import load_model
+
+    backend = load_model(out)
+    assert backend.can_adapt
+    probs = backend.scores(embeddings, centre, adapted=True)
+    expected = head.logits(embeddings, centre) / adaptation["temperature_adapted"]
+    expected = np.exp(expected - expected.max(1, keepdims=True))
+    np.testing.assert_allclose(probs, expected / expected.sum(1, keepdims=True), atol=1e-5)
+    signals = [load(r.path) for r in rows[:3]]
+    single = head.logits(backend.embed(signals)) / written["temperature"]
+    np.testing.assert_array_equal(backend.predict_proba(signals).argmax(1), single.argmax(1))
+
     quantised = quantize_model(out, tmp_path / "int8")
     assert (quantised / "head.npz").read_bytes() == (out / "head.npz").read_bytes()
     q = embeddings_of(quantised, features)
     assert (head.logits(q).argmax(1) == head.logits(embeddings).argmax(1)).mean() >= 0.8
+
+
+def test_mixed_training_holds_both_views_of_every_clip():
+    from ser.training.default_model import centred_training
+
+    x = np.array([[1.0], [3.0], [10.0], [30.0], [7.0]])
+    y = np.array([0, 1, 0, 1, 0])
+    groups = np.array(["a", "a", "b", "b", "c"])
+    x_fit, y_fit, population = centred_training(x, y, groups, [0, 1, 2, 3], centring="speaker_mixed")
+    assert population[0] == (2.0 + 20.0) / 2  # the mean of the training speakers' means; "c" is not one
+    np.testing.assert_allclose(x_fit[:, 0], [-1, 1, -10, 10, 1 - 11, 3 - 11, 10 - 11, 30 - 11])
+    np.testing.assert_array_equal(y_fit, [0, 1, 0, 1] * 2)

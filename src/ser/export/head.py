@@ -5,7 +5,8 @@
 ``e`` is the graph's pooled embedding ``[n, D]``. With no context the centre is the training
 population's mean embedding; adapted to a speaker it is that speaker's mean embedding, shrunk
 toward the population mean (`speaker_centre`). The speaker's audio forms the centre, never its
-labels. The model-folder format (`ser.model_folder`) names this head ``"kind": "centred_linear"``.
+labels. The model-folder format (`ser.model_folder`) names this head ``"kind": "centred_linear"``;
+this module writes it, the ONNX backend (`ser.inference.backends`) reads it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from ser.errors import ModelError
 
 HEAD_KIND = "centred_linear"
 ADAPTATION_KIND = "speaker_centring"
@@ -48,27 +47,6 @@ class CentredHead:
         """From a fitted scikit-learn ``StandardScaler -> LogisticRegression`` pipeline."""
         scaler, linear = pipeline[0], pipeline[-1]
         return cls(np.asarray(population_mean, np.float64), scaler.mean_, scaler.scale_, linear.coef_, linear.intercept_)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "CentredHead":
-        """Read ``head.npz``; `ModelError` names the file and the missing or misshapen array."""
-        path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {name: np.asarray(data[name], np.float64) for name in HEAD_ARRAYS if name in data}
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"{path}: cannot read the head ({exc})") from None
-        missing = [name for name in HEAD_ARRAYS if name not in arrays]
-        if missing:
-            raise ModelError(f"{path}: missing array(s) {', '.join(missing)}")
-        head = cls(**arrays)
-        dim = head.coef.shape[-1] if head.coef.ndim == 2 else -1
-        for name in ("population_mean", "scaler_mean", "scaler_scale"):
-            if getattr(head, name).shape != (dim,):
-                raise ModelError(f"{path}: {name} has shape {getattr(head, name).shape}, expected ({dim},) like coef's columns")
-        if head.intercept.shape != (head.coef.shape[0],):
-            raise ModelError(f"{path}: intercept has shape {head.intercept.shape}, expected ({head.coef.shape[0]},)")
-        return head
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``head.npz`` (float32 arrays) atomically."""

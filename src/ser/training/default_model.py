@@ -47,8 +47,10 @@ _CACHE_KEY = "whisper-tiny-en-pooled-l01234-meanstd-v1"
 # around the clip, telephone band with mu-law/A-law, low bit-rate MP3/Opus, gain +-12 dB).
 AUGMENTATIONS = ("classic", "recordings")
 # centring -> the mean each training embedding is centred on: "none"; "speaker" its speaker's
-# mean; "speaker_balanced" the mean of its speaker's per-class means.
-CENTRINGS = ("none", "speaker", "speaker_balanced")
+# mean; "speaker_balanced" the mean of its speaker's per-class means;
+# "speaker_mixed" the speaker-centred clips plus the same clips less the population mean (one head
+# for single clips and adapted profiles alike).
+CENTRINGS = ("none", "speaker", "speaker_balanced", "speaker_mixed")
 
 
 @dataclass
@@ -264,11 +266,13 @@ def make_head(c: float, seed: int = 0, warm_start: bool = False):
 
 
 def choose_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray, grid, seed: int = 0, n_splits: int = 3,
-             copies: np.ndarray | None = None) -> float:
+             copies: np.ndarray | None = None, training=None) -> float:
     """The regularisation with the best unweighted accuracy over speaker folds of (x, y) alone.
 
     ``copies`` ``[K, n, d]`` are augmented versions of the rows of `x`: each split trains on
-    those of its training rows too, and is scored on original clips only.
+    those of its training rows too, and is scored on original clips only. ``training(index) ->
+    (x_fit, y_fit)`` builds a split's training data instead (e.g. `centred_training`); the
+    split's test rows are then scored as `x` holds them.
     """
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.model_selection import GroupKFold
@@ -276,11 +280,12 @@ def choose_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray, grid, seed: int =
     n_splits = min(n_splits, len(np.unique(groups)))
     if n_splits < 2 or len(grid) == 1:
         return float(grid[len(grid) // 2])
+    training = training or (lambda index: with_copies(x, y, index, copies))
     scores = []
     for c in grid:
         fold_scores = []
         for train, test in GroupKFold(n_splits=n_splits).split(x, y, groups):
-            head = make_head(c, seed).fit(*with_copies(x, y, train, copies))
+            head = make_head(c, seed).fit(*training(train))
             fold_scores.append(balanced_accuracy_score(y[test], head.predict(x[test])))
         scores.append(float(np.mean(fold_scores)))
     return float(grid[int(np.argmax(scores))])
@@ -331,16 +336,23 @@ def centre_speakers(x: np.ndarray, y: np.ndarray, groups: np.ndarray, copies: np
 
 
 def centred_training(x: np.ndarray, y: np.ndarray, groups: np.ndarray, index, copies: np.ndarray | None = None,
-                     balanced: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`centre_speakers` of rows `index` only, as training data: ``(x_fit, y_fit, population_mean [D])``.
+                     centring: str = "speaker") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training data of rows `index` for a `CENTRINGS` mode: ``(x_fit, y_fit, population_mean [D])``.
 
-    ``x_fit`` holds the centred rows followed by their centred copies (`with_copies`); the
-    population mean is the mean of those groups' means.
+    ``x_fit`` holds the rows less their group's mean, followed by their copies' (`centre_speakers`,
+    class-balanced means for "speaker_balanced"); "speaker_mixed" appends every row and copy less
+    the population mean too, as a single clip is seen at prediction, so that one head serves both
+    modes. The population mean is the mean of those groups' means.
     """
     index = np.asarray(index)
     part = None if copies is None else copies[:, index]
-    x_c, copies_c, means = centre_speakers(x[index], y[index], groups[index], part, balanced)
-    return (*with_copies(x_c, y[index], np.arange(len(index)), copies_c), np.mean(list(means.values()), axis=0))
+    x_c, copies_c, means = centre_speakers(x[index], y[index], groups[index], part, centring == "speaker_balanced")
+    population = np.mean(list(means.values()), axis=0)
+    x_fit, y_fit = with_copies(x_c, y[index], np.arange(len(index)), copies_c)
+    if centring == "speaker_mixed":
+        raw, raw_y = with_copies(x, y, index, copies)
+        x_fit, y_fit = np.concatenate([x_fit, raw - population]), np.concatenate([y_fit, raw_y])
+    return x_fit, y_fit, population
 
 
 def profile_centres(x: np.ndarray, groups: np.ndarray, mode: str, population_mean: np.ndarray, shrinkage: float,
@@ -490,17 +502,27 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=logger.
     copies = np.stack([select_features(pooled_features(rows, recipe, copy=k), recipe.layers, recipe.stats)
                        for k in range(1, recipe.augmented_copies + 1)]) if recipe.augmented_copies else None
     centred = recipe.centring != "none"
-    # The head's inputs: each clip (and copy) less its speaker's mean, or as it is.
-    x_fit, copies_fit, means = (centre_speakers(x, y, groups, copies, recipe.centring == "speaker_balanced")
-                                if centred else (x, copies, {}))
+    if centred:
+        means = group_means(x, groups, y if recipe.centring == "speaker_balanced" else None)
 
-    c = choose_c(x_fit, y, groups, recipe.c_grid, recipe.seed, copies=copies_fit)
+        def training(index):
+            return centred_training(x, y, groups, index, copies, recipe.centring)[:2]
+
+        # Held-out speakers choose C as adapted to all their clips (their audio, not their labels).
+        x_eval = centre_by_group(x, groups, group_means(x, groups))
+    else:
+        def training(index):
+            return with_copies(x, y, index, copies)
+
+        x_eval = x
+
+    c = choose_c(x_eval, y, groups, recipe.c_grid, recipe.seed, training=training)
     log(f"regularisation C = {c} (chosen by speaker cross-validation)")
 
     # Temperature: fit the head without some speakers, calibrate on theirs.
     split = GroupShuffleSplit(n_splits=1, test_size=recipe.calibration_speakers, random_state=recipe.seed)
     fit_idx, cal_idx = next(split.split(x, y, groups))
-    held_out = make_head(c, recipe.seed).fit(*with_copies(x_fit, y, fit_idx, copies_fit))
+    held_out = make_head(c, recipe.seed).fit(*training(fit_idx))
     population = np.mean([means[g] for g in np.unique(groups[fit_idx])], axis=0) if centred else None
     cal_logits = held_out.decision_function(x[cal_idx] - population if centred else x[cal_idx])
     finetuned = None
@@ -519,7 +541,7 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=logger.
             adapted, np.tile(y[cal_idx], len(ADAPTED_PROFILES)), calibration, "_adapted",
             f"speakers' own profiles ({', '.join(ADAPTED_PROFILES)})", log)}
 
-    head = held_out if finetuned is not None else make_head(c, recipe.seed).fit(*with_copies(x_fit, y, np.arange(len(y)), copies_fit))
+    head = held_out if finetuned is not None else make_head(c, recipe.seed).fit(*training(np.arange(len(y))))
     if centred:
         head = CentredHead.from_pipeline(head, np.mean(list(means.values()), axis=0))
     metrics = {
@@ -532,8 +554,8 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=logger.
         metrics["finetuned_layers"] = recipe.finetune_layers
     # Recorded so that `ser evaluate` can tell a user who scores it on these speakers that the
     # numbers are not speaker-independent.
-    training = {"corpora": sorted(recipe.corpora), "speakers": sorted(set(groups.tolist()))}
-    return export_default(recipe, head, labels, temperature, metrics, Path(out_dir), training=training,
+    trained_on = {"corpora": sorted(recipe.corpora), "speakers": sorted(set(groups.tolist()))}
+    return export_default(recipe, head, labels, temperature, metrics, Path(out_dir), training=trained_on,
                           model=finetuned, adaptation=adaptation)
 
 
