@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -318,3 +319,12 @@ def test_the_shipped_model_is_the_default_and_is_flagged_on_its_training_corpora
     assert result["model"]["path"] == str(default_model_dir()) and result["metrics"]["n"] == 6
     if "recipe" in json.loads((default_model_dir() / "ser_model.json").read_text()):
         assert result["optimistic"] and "WARNING" in err
+
+
+def test_library_warnings_reach_stderr_only_while_a_command_runs(capsys, clips, eval_model_dir, tmp_path):
+    """The CLI shows the library's log records (ser: WARNING: ...) and leaves logging as it found it."""
+    logger = logging.getLogger("ser")
+    before = (list(logger.handlers), logger.level)
+    code, _, err = run(capsys, "evaluate", "--model", eval_model_dir, "--manifest", clips / "manifest.csv", "-o", tmp_path / "r")
+    assert code == 1 and "ser: WARNING: skipped corrupt.wav:" in err
+    assert (list(logger.handlers), logger.level) == before
