@@ -83,6 +83,13 @@ class Progress:
             sys.stderr.write(f"\r{self.desc + ': ' if self.desc else ''}{self.count}{total} {self.unit}")
             sys.stderr.flush()
 
+    def write(self, line: str, file) -> None:
+        """Write a line of output to `file` (stdout, say) without tearing the bar on stderr."""
+        if self._bar is not None:
+            self._bar.write(line, file=file)
+        else:
+            file.write(line + "\n")
+
     def close(self) -> None:
         if not self.enabled:
             return

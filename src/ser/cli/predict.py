@@ -420,50 +420,12 @@ def _output(path: str | None) -> Iterator[TextIO]:
         yield handle
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def write(self, line: str, file: TextIO) -> None:
-        file.write(line + "\n")
-
-
-class _TqdmBar:
-    def __init__(self, bar):
-        self.bar = bar
-
-    def update(self, n: int = 1) -> None:
-        self.bar.update(n)
-
-    def write(self, line: str, file: TextIO) -> None:
-        self.bar.write(line, file=file)  # clears and redraws the bar around the line
-
-
-class _PlainBar(_NoBar):
-    """A counter on stderr when tqdm (an extra) is not installed."""
-
-    def __init__(self, total: int):
-        self.total, self.done = total, 0
-
-    def update(self, n: int = 1) -> None:
-        self.done += n
-        end = "\n" if self.done >= self.total else ""
-        print(f"\rpredicted {self.done}/{self.total}", end=end, file=sys.stderr, flush=True)
-
-
-@contextmanager
 def _progress(total: int, wanted: bool | None):
-    show = wanted if wanted is not None else (total > 10 and sys.stderr.isatty())
-    if not show:
-        yield _NoBar()
-        return
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        yield _PlainBar(total)
-        return
-    with tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True) as bar:
-        yield _TqdmBar(bar)
+    """The progress bar of `ser predict`: shown with --progress, or by default for more than 10
+    inputs when stderr is a terminal."""
+    from ser.files import Progress
+
+    return Progress(total, unit="file", enabled=wanted if wanted is not None else (total > 10 and sys.stderr.isatty()))
 
 
 class _Writer:
@@ -614,30 +576,14 @@ def _num(value: float) -> str:
 # Plots
 
 
-def _pyplot():
-    try:
-        import matplotlib
-    except ImportError:
-        from ser.errors import SerError
+def _save(fig, path: str) -> None:
+    """Write a figure as a PNG, whole or not at all."""
+    from ser.errors import SerError
+    from ser.figures import save_png
 
-        raise SerError("plotting needs matplotlib: pip install 'ser[plot]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(figure, path: str) -> None:
-    """Save a figure atomically (a temporary file beside `path`, then a rename)."""
-    target = Path(path)
-    if not target.parent.is_dir():
-        from ser.errors import SerError
-
-        raise SerError(f"{path}: the folder {target.parent} does not exist")
-    from ser.files import atomic_write
-
-    with atomic_write(target, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=120, bbox_inches="tight")
+    if not Path(path).parent.is_dir():
+        raise SerError(f"{path}: the folder {Path(path).parent} does not exist")
+    save_png(fig, path)
 
 
 def plot_prediction(prediction, path: str, title: str = "") -> None:
@@ -646,16 +592,17 @@ def plot_prediction(prediction, path: str, title: str = "") -> None:
 
     if prediction.label is None:
         raise SerError(f"{path}: nothing to draw: no speech detected in the input")
-    plt = _pyplot()
+    from ser.figures import figure
+
     items = prediction.top(len(prediction.scores))[::-1]
-    figure, axis = plt.subplots(figsize=(6, 0.4 * len(items) + 1.2))
+    fig = figure(figsize=(6, 0.4 * len(items) + 1.2))
+    axis = fig.subplots()
     colours = ["tab:red" if label == prediction.label else "tab:gray" for label, _ in items]
     axis.barh([label for label, _ in items], [p for _, p in items], color=colours)
     axis.set_xlim(0, 1)
     axis.set_xlabel("probability")
     axis.set_title(f"{title}  ({prediction.duration_s:.1f} s): {prediction.label} {prediction.confidence:.0%}")
-    _save(figure, path)
-    plt.close(figure)
+    _save(fig, path)
 
 
 def plot_timeline(timeline, path: str, title: str = "") -> None:
@@ -663,12 +610,14 @@ def plot_timeline(timeline, path: str, title: str = "") -> None:
     and the derived arousal of each speech segment as a line under it."""
     import numpy as np
 
-    plt = _pyplot()
+    from ser.figures import figure
+
+    fig = figure(figsize=(10, 5))
+    import matplotlib
+
     labels = timeline.labels
-    colours = {label: plt.get_cmap("tab10")(i % 10) for i, label in enumerate(labels)}
-    figure, (axis, band, line) = plt.subplots(
-        3, 1, figsize=(10, 5), sharex=True, gridspec_kw={"height_ratios": [4, 1, 1.5]}
-    )
+    colours = {label: matplotlib.colormaps["tab10"](i % 10) for i, label in enumerate(labels)}
+    axis, band, line = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [4, 1, 1.5]})
     # Mean scores per 10 ms (overlapping windows averaged), zero in silence.
     times, scores, speech = timeline.scores_over_time(0.01)
     if speech.any():
@@ -704,5 +653,4 @@ def plot_timeline(timeline, path: str, title: str = "") -> None:
     line.set_ylim(-1, 1)
     line.set_ylabel("arousal\n(derived)", fontsize="small")
     line.set_xlabel("time (s)")
-    _save(figure, path)
-    plt.close(figure)
+    _save(fig, path)
