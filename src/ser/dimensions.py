@@ -21,14 +21,13 @@ Coordinates (`COORDINATES`, in [-1, 1]):
 
 - valence: Russell (1980), Fig. 4 (the scaling of 28 affect words), read off as digitised
   coordinates; ``neutral`` is the origin by definition; ``disgust`` has no place in Russell's
-  figure and is put with the unpleasant, moderately aroused words (-0.60, as Russell &
-  Mehrabian's 1977 ratings place it).
-- arousal: calibrated on data, starting from Russell's values (`RUSSELL_1980`): per-label
-  values fitted so that derived arousal orders clips as their known arousal does (RAVDESS'
-  strong above normal intensity of the same sentence and actor; categories by Russell's arousal),
-  then mapped back onto Russell's scale. The fit used out-of-fold probabilities of the shipped
-  model's recipe (retrained without the clips' speakers) and cross-validation over speakers;
-  ``benchmarks/dimensions.md`` has the data, the numbers and the caveats.
+  figure and is our placement among the unpleasant, moderately aroused words (-0.60, 0.35).
+- arousal: Russell (1980) too. Calibrations were fitted and cross-validated over speakers on
+  the corpora at hand (RAVDESS' strong vs normal intensity, categories by arousal; out-of-fold
+  probabilities of the shipped recipe): a per-label arousal fit and a softening of the weights
+  both order RAVDESS' intensity pairs better, and both order categories worse and flatten or
+  reorder the values (``benchmarks/dimensions.md``), so the literature's table ships, with the
+  plain mean (`SOFTENING` 1).
 
 A label that is not in the table (a model trained on other classes) sits at the origin and pulls
 the result towards neutral; a ``gender_emotion`` label (``female_angry``) takes its emotion's place.
@@ -41,8 +40,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 # Russell (1980), Fig. 4, as (valence, arousal): happy, calm, sad, angry, afraid (fearful),
-# astonished (surprised), bored (boredom); neutral is the origin; disgust after Russell &
-# Mehrabian (1977). These are the starting point of the calibration and the valence of `COORDINATES`.
+# astonished (surprised), bored (boredom); neutral is the origin; disgust is our placement (not
+# in Russell's figure). The starting point of the calibrations in benchmarks/dimensions.py.
 RUSSELL_1980: dict[str, tuple[float, float]] = {
     "neutral": (0.00, 0.00),
     "calm": (0.56, -0.31),
@@ -55,17 +54,16 @@ RUSSELL_1980: dict[str, tuple[float, float]] = {
     "boredom": (-0.66, -0.63),
 }
 
-# The shipped coordinates: Russell's valence; arousal calibrated for the default model's seven
-# classes (benchmarks/dimensions.py; labels it did not see keep Russell's arousal).
-CALIBRATED_AROUSAL: dict[str, float] = {}
-
-COORDINATES: dict[str, tuple[float, float]] = {
-    label: (valence, CALIBRATED_AROUSAL.get(label, arousal)) for label, (valence, arousal) in RUSSELL_1980.items()
-}
+# What `derive_dimensions` uses by default (benchmarks/dimensions.md says why these).
+COORDINATES: dict[str, tuple[float, float]] = dict(RUSSELL_1980)
+SOFTENING = 1.0  # weights p ** (1 / SOFTENING): 1 is the plain probability-weighted mean
 
 
 def derive_dimensions(
-    probs: np.ndarray, labels: Sequence[str], coordinates: Mapping[str, tuple[float, float]] | None = None
+    probs: np.ndarray,
+    labels: Sequence[str],
+    coordinates: Mapping[str, tuple[float, float]] | None = None,
+    softening: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Arousal and valence in [-1, 1] of each row of class probabilities.
 
@@ -75,6 +73,9 @@ def derive_dimensions(
         `labels`; each row is divided by its sum (a row of zeros gives 0, 0).
     labels : the C class names (``angry``, ``female_angry``, ...).
     coordinates : label -> (valence, arousal); default `COORDINATES`.
+    softening : weights are ``p ** (1 / softening)``, renormalised: above 1 the runner-up
+        classes count for more, which lets arousal vary within a confidently recognised
+        category; default `SOFTENING` (calibrated with the coordinates), 1 for the plain mean.
 
     Returns
     -------
@@ -87,6 +88,7 @@ def derive_dimensions(
     if not np.isfinite(p).all() or (p < 0).any():
         raise ValueError("probs must be finite and non-negative")
     table = label_coordinates(labels, coordinates)  # [C, 2]: valence, arousal
+    p = p ** (1.0 / (SOFTENING if softening is None else softening))
     totals = p.sum(axis=1, keepdims=True)
     weights = np.divide(p, totals, out=np.zeros_like(p), where=totals > 0)
     valence, arousal = (weights @ table).T
