@@ -34,6 +34,7 @@ def figure(**options: Any):
     Raises `PlottingUnavailable` when matplotlib is not installed.
     """
     try:
+        import matplotlib  # noqa: F401  (the package itself: its submodules may be cached without it)
         from matplotlib.figure import Figure
     except ImportError:
         raise PlottingUnavailable("drawing pictures needs matplotlib: pip install 'ser[plot]'") from None
