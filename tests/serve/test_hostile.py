@@ -261,3 +261,28 @@ def test_websockets_count_against_the_per_client_cap(server):
         assert (status, body["error"]) == (429, "too_many_connections")
     time.sleep(0.3)
     assert httpx.get(server + "/v1/health").json()["streams"] == 0  # the places and the streams came back
+
+
+def test_a_body_nobody_reads_cannot_trickle_for_ever(server):
+    # /v1/health answers without reading the body; the client keeps sending a byte now and then.
+    sock = connect(server)
+    sock.sendall(b"POST /v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
+    started = time.monotonic()
+    reply = b""
+    while time.monotonic() - started < 10:
+        try:
+            sock.sendall(b"x")
+        except OSError:
+            break
+        sock.settimeout(0.5)
+        try:
+            piece = sock.recv(65536)
+        except (TimeoutError, socket.timeout):
+            continue
+        except ConnectionResetError:
+            break
+        if not piece:
+            break
+        reply += piece
+    assert reply.startswith(b"HTTP/1.1 405") and b"method_not_allowed" in reply  # answered at once, in JSON
+    assert 5.5 < time.monotonic() - started < 9  # closed at the body deadline (upload_timeout_s 5 + 1)

@@ -5,6 +5,8 @@ before that live here, in subclasses of uvicorn's HTTP (h11) and WebSocket proto
 
 - a connection must deliver a request's complete headers within ``header_timeout_s`` seconds
   (from when it opens, or from its previous answer): 408 ``header_timeout`` and closed beyond;
+  and its body within ``upload_timeout_s`` + 1 s (the app itself answers an upload that takes
+  too long with 408 ``upload_timeout``; this also bounds bodies that no endpoint reads);
 - one client address may hold at most ``max_connections_per_client`` connections (HTTP and
   WebSocket together): one more is answered 429 ``too_many_connections`` and closed at once;
 - what uvicorn itself refuses gets the service's JSON error instead of a plain-text page:
@@ -42,9 +44,10 @@ WS_SIZE_MARGIN = 2**16
 class ConnectionGuard:
     """The per-address connection counts and the limits of one server (shared by its protocols)."""
 
-    def __init__(self, max_per_client: int, header_timeout_s: float, max_message_bytes: int):
+    def __init__(self, max_per_client: int, header_timeout_s: float, body_timeout_s: float, max_message_bytes: int):
         self.max_per_client = max_per_client
         self.header_timeout_s = header_timeout_s
+        self.body_timeout_s = body_timeout_s
         self.max_message_bytes = max_message_bytes
         self.open: dict[str, int] = {}
         self._warned: dict[str, float] = {}  # host -> when its refusals were last logged
@@ -147,7 +150,8 @@ def guarded_protocols(guard: ConnectionGuard) -> tuple[type, type]:
         def __init__(self, *args: Any, **kwargs: Any):
             super().__init__(*args, **kwargs)
             self._counted = False
-            self._header_timer: asyncio.TimerHandle | None = None
+            self._timer: asyncio.TimerHandle | None = None
+            self._phase: str | None = None  # "headers" or "body" while the client sends them
             self._protocol_error = ""
             next_event = self.conn.next_event
 
@@ -174,52 +178,59 @@ def guarded_protocols(guard: ConnectionGuard) -> tuple[type, type]:
                 transport.close()
                 return
             self._counted = True
-            self._arm_header_timer()
+            self._watch()
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm_header_timer()
+            self._set_deadline(None)
             if self._counted:
                 self._counted = False
                 guard.leave(self.client[0] if self.client else "")
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            if self._header_timer is None and self.conn.their_state is h11.IDLE:
-                self._arm_header_timer()  # the next request of a kept-alive connection starts
+            self._watch()  # a kept-alive connection's next request starts its header deadline
             super().data_received(data)
-            if self.conn.their_state is not h11.IDLE:
-                self._disarm_header_timer()
+            if not self.transport.is_closing():
+                self._watch()
 
         def handle_websocket_upgrade(self, event: h11.Request) -> None:
-            self._disarm_header_timer()
+            self._set_deadline(None)
             self._counted = False  # the WebSocket protocol gives the place back when it closes
             super().handle_websocket_upgrade(event)
 
         def send_400_response(self, msg: str) -> None:
-            self._disarm_header_timer()
+            self._set_deadline(None)
             why = self._protocol_error or msg
             code = "bad_content_length" if "content-length" in why.lower() else "bad_request"
             self.transport.write(json_response(400, "Bad Request", code, f"the request is not valid HTTP/1.1 ({why})"))
             self.transport.close()
 
-        def _arm_header_timer(self) -> None:
-            self._header_timer = self.loop.call_later(guard.header_timeout_s, self._header_timeout)
+        def _watch(self) -> None:
+            """Keep the deadline of the phase the client is in: sending headers, then a body."""
+            state = self.conn.their_state
+            phase = "headers" if state is h11.IDLE else "body" if state is h11.SEND_BODY else None
+            if phase != self._phase:
+                self._set_deadline(phase)
 
-        def _disarm_header_timer(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
+        def _set_deadline(self, phase: str | None) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._phase = phase
+            if phase is not None:
+                limit = guard.header_timeout_s if phase == "headers" else guard.body_timeout_s
+                self._timer = self.loop.call_later(limit, self._expired, phase)
 
-        def _header_timeout(self) -> None:
-            self._header_timer = None
-            if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+        def _expired(self, phase: str) -> None:
+            self._timer = None
+            if self.transport.is_closing() or phase != self._phase:
                 return
-            self.transport.write(
-                json_response(
-                    408, "Request Timeout", "header_timeout",
-                    f"the request's headers did not arrive within {guard.header_timeout_s:g} s",
-                )
-            )
+            if phase == "headers":
+                code, message = "header_timeout", f"the request's headers did not arrive within {guard.header_timeout_s:g} s"
+            else:  # a body nobody reads (the app answered without it) still may not trickle in for ever
+                code, message = "upload_timeout", f"the request's body did not arrive within {guard.body_timeout_s:g} s"
+            if phase == "headers" or not self.cycle.response_started:  # else the app has answered already
+                self.transport.write(json_response(408, "Request Timeout", code, message))
             self.transport.close()
 
     return GuardedH11, GuardedWebSocket
@@ -234,7 +245,11 @@ def uvicorn_config(app, *, host: str = "127.0.0.1", port: int = 8000, log_level:
     import uvicorn
 
     config = app.state.config
-    guard = ConnectionGuard(config.max_connections_per_client, config.header_timeout_s, config.max_message_bytes)
+    # The app bounds the uploads it reads (408 upload_timeout); a second later this closes any body
+    # still arriving, such as one sent to an endpoint that answered without reading it.
+    guard = ConnectionGuard(
+        config.max_connections_per_client, config.header_timeout_s, config.upload_timeout_s + 1.0, config.max_message_bytes
+    )
     http, ws = guarded_protocols(guard)
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level, http=http, ws=ws,
