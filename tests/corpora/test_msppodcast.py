@@ -7,8 +7,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import write_clip
-from corpus_helpers import by_name, skipped_names
+from corpus_helpers import by_name, skipped_names, write_clip
 
 from ser.cli.main import main
 from ser.corpora import prepare
