@@ -28,7 +28,7 @@ from typing import Iterator, TextIO
 ORDER = 10
 STDIN = "-"
 SHORT_CLIP_S = 4.0  # `ser plot` draws bars up to this length and a timeline beyond
-ADAPT_MODES = ("none", "recording", "folder", "speaker", "collection")
+ADAPT_MODES = ("none", "recording", "folder", "speaker", "collection", "auto")
 
 
 def register(subparsers) -> None:
@@ -53,6 +53,10 @@ def register(subparsers) -> None:
         help="progress bar on stderr (default: when stderr is a terminal and there are more than 10 inputs)",
     )
     predict.add_argument("--timeline", action="store_true", help="emotion over time: one row per segment, then a summary")
+    predict.add_argument(
+        "--speakers", metavar="auto|N", type=_speaker_count, default=None,
+        help="with --timeline: cut at speaker turns (auto, or the number of voices); each segment names its voice",
+    )
     predict.add_argument("--dimensions", action="store_true", help="table: add arousal and valence (derived from the scores, see docs/dimensions.md)")
     _add_timeline_options(predict)
     predict.add_argument("--plot", metavar="PNG", help="also draw the result of the (single) input into PNG")
@@ -61,7 +65,7 @@ def register(subparsers) -> None:
         "--adapt", choices=ADAPT_MODES, default="none",
         help="none: each clip alone (default); recording: with --timeline, the recording's own speech; "
         "folder: the clips of one folder are one speaker; speaker: --speaker-pattern names the speaker; "
-        "collection: all inputs are one speaker",
+        "collection: all inputs are one speaker; auto: clips grouped by the sound of their voices",
     )
     adapt.add_argument("--speaker-pattern", metavar="REGEX", help="with --adapt speaker: re.search(REGEX, file stem); its first group (else the whole match) names the speaker")
     adapt.add_argument("--profile", metavar="FILE", help="judge every input against this saved speaker profile (ser enroll)")
@@ -127,6 +131,18 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _speaker_count(text: str) -> str | int:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number of voices >= 1, got {text!r}")
     return value
 
 
@@ -253,7 +269,11 @@ def _check_options(args: argparse.Namespace) -> None:
         raise SerError("--speaker-pattern goes with --adapt speaker")
     if args.profile and args.adapt != "none":
         raise SerError("--profile judges every input against one saved voice; it does not combine with --adapt")
-    if args.timeline and args.adapt in ("folder", "speaker", "collection"):
+    if args.speakers is not None and not args.timeline:
+        raise SerError("--speakers cuts a --timeline at speaker turns; add --timeline")
+    if args.speakers is not None and not args.vad:
+        raise SerError("--speakers cuts the detected speech at speaker turns; it does not combine with --no-vad")
+    if args.timeline and args.adapt in ("folder", "speaker", "collection", "auto"):
         raise SerError(f"--adapt {args.adapt} groups whole files; a --timeline adapts with --adapt recording or --profile")
 
 
@@ -348,7 +368,7 @@ def _results(recognizer, inputs: list[tuple[str, str | None]], args: argparse.Na
                     raise AudioError(path, problem)
                 yield path, recognizer.timeline(
                     _source(path), window=args.window or 2.0, hop=args.hop or 1.0,
-                    adapt=args.adapt == "recording", speaker=profile,
+                    adapt=True if args.adapt == "recording" else None, speaker=profile, speakers=args.speakers,
                 )
             except SerError as exc:
                 yield path, exc
@@ -378,6 +398,8 @@ def _groups(paths: list[str], args: argparse.Namespace) -> tuple[list | None, di
         return None, {}
     if args.adapt == "collection":
         return ["all inputs"] * len(paths), {}
+    if args.adapt == "auto":
+        return "auto", {}
     if args.adapt == "folder":
         return [str(Path(path).parent) for path in paths], {}
     try:
@@ -470,7 +492,7 @@ class CsvWriter(_Writer):
     def start(self, timeline: bool) -> None:
         super().start(timeline)
         if timeline:
-            self.columns = ["path", "start_s", "end_s", "kind", "label", "confidence", "error"]
+            self.columns = ["path", "start_s", "end_s", "kind", "label", "confidence", "speaker", "error"]
         else:
             self.columns = ["path", "label", "confidence", "duration_s", "speech_s", "arousal", "valence", *self.labels,
                             "adapted_group", "adapted_clips", "warning", "error"]
@@ -495,12 +517,15 @@ class CsvWriter(_Writer):
 
     def timeline(self, path, timeline) -> None:
         for s in timeline.segments:
-            self.row([path, f"{s.start_s:.3f}", f"{s.end_s:.3f}", s.kind, s.label, _num(s.confidence), ""])
+            self.row([path, f"{s.start_s:.3f}", f"{s.end_s:.3f}", s.kind, s.label, _num(s.confidence), s.speaker or "", ""])
         summary = timeline.summary()
         # Summary rows: the share of speech time per emotion, and silence's share of the recording.
         for label, share in summary["emotions"].items():
-            self.row([path, "0.000", f"{timeline.duration_s:.3f}", "summary", label, _num(share), ""])
-        self.row([path, "0.000", f"{timeline.duration_s:.3f}", "summary", "silence", _num(summary["silence_share"]), ""])
+            self.row([path, "0.000", f"{timeline.duration_s:.3f}", "summary", label, _num(share), "", ""])
+        self.row([path, "0.000", f"{timeline.duration_s:.3f}", "summary", "silence", _num(summary["silence_share"]), "", ""])
+        for name, voice in summary.get("speakers", {}).items():
+            for label, share in voice["emotions"].items():
+                self.row([path, "0.000", f"{timeline.duration_s:.3f}", "summary", label, _num(share), name, ""])
 
     def error(self, path, error) -> None:
         blanks = [""] * (len(self.columns) - 2)
@@ -534,10 +559,12 @@ class TableWriter(_Writer):
 
     def timeline(self, path, timeline) -> None:
         self.line(f"{path}  ({timeline.duration_s:.1f} s)")
-        self.line(f"  {'start':>8} {'end':>8}  {'kind':<8} {'label':<10} {'conf':>5}")
+        voices = any(s.speaker for s in timeline.segments)
+        self.line(f"  {'start':>8} {'end':>8}  {'kind':<8} {'label':<10} {'conf':>5}" + ("  voice" if voices else ""))
         for s in timeline.segments:
             confidence = f"{s.confidence:>5.2f}" if s.kind == "speech" else f"{'-':>5}"
-            self.line(f"  {s.start_s:>8.2f} {s.end_s:>8.2f}  {s.kind:<8} {s.label:<10} {confidence}")
+            voice = f"  {s.speaker or '-'}" if voices else ""
+            self.line(f"  {s.start_s:>8.2f} {s.end_s:>8.2f}  {s.kind:<8} {s.label:<10} {confidence}{voice}")
         summary = timeline.summary()
         shares = ", ".join(f"{label} {share:.0%}" for label, share in summary["emotions"].items() if share > 0)
         overall = f"{summary['label']} {summary['confidence']:.2f}; " if summary["label"] else ""
@@ -545,6 +572,11 @@ class TableWriter(_Writer):
             f"  summary: {overall}{shares or 'no speech'} of {summary['speech_s']:.1f} s of speech; "
             f"silence {summary['silence_share']:.0%} of the recording"
         )
+        for name, voice in summary.get("speakers", {}).items():
+            shares = ", ".join(f"{label} {share:.0%}" for label, share in voice["emotions"].items() if share > 0)
+            self.line(f"  {name}: {voice['label']}; {shares} of {voice['speech_s']:.1f} s of speech")
+        for warning in timeline.warnings:
+            self.line(f"  note: {warning}")
         self.line("")
 
     def error(self, path, error) -> None:
@@ -635,8 +667,16 @@ def plot_timeline(timeline, path: str, title: str = "") -> None:
             axis.axvspan(s.start_s, s.end_s, color="lightgray", alpha=0.6, linewidth=0)
     # The band: the winning label of each 10 ms.
     winners = scores.argmax(axis=1)
-    for start, end in _runs_of(winners, speech):
-        band.axvspan(times[start], times[end - 1] + 0.01, color=colours[labels[winners[start]]], linewidth=0)
+    voices = sorted({seg.speaker for seg in timeline.segments if seg.speaker}, key=lambda v: (len(v), v))
+    if voices:  # one lane per voice, each segment in the colour of its label
+        for seg in timeline.segments:
+            if seg.kind == "speech" and seg.speaker:
+                lane = voices.index(seg.speaker)
+                band.axvspan(seg.start_s, seg.end_s, ymin=1 - (lane + 1) / len(voices), ymax=1 - lane / len(voices),
+                             color=colours[seg.label], linewidth=0)
+    else:
+        for start, end in _runs_of(winners, speech):
+            band.axvspan(times[start], times[end - 1] + 0.01, color=colours[labels[winners[start]]], linewidth=0)
     axis.set_xlim(0, max(timeline.duration_s, 1e-3))
     axis.set_ylim(0, 1)
     axis.set_ylabel("probability")
@@ -644,7 +684,11 @@ def plot_timeline(timeline, path: str, title: str = "") -> None:
     summary = timeline.summary()
     top = ", ".join(f"{k} {v:.0%}" for k, v in list(summary["emotions"].items())[:3] if v > 0)
     axis.set_title(f"{title}  ({timeline.duration_s:.1f} s): {top or 'no speech'}")
-    band.set_yticks([])
+    if voices:
+        band.set_ylim(0, 1)
+        band.set_yticks([1 - (k + 0.5) / len(voices) for k in range(len(voices))], voices, fontsize="small")
+    else:
+        band.set_yticks([])
     # Derived arousal (ser.dimensions), a step per speech segment; gaps in silence.
     for s in timeline.segments:
         if s.kind == "speech" and s.arousal is not None:

@@ -234,7 +234,7 @@ class Recognizer:
         *,
         sr: int | None = None,
         on_error: Literal["raise", "return"] = "return",
-        groups: Sequence[Any] | None = None,
+        groups: Sequence[Any] | str | None = None,
         speaker: SpeakerProfile | None = None,
         batch_size: int = 16,
         names: Sequence[str] | None = None,
@@ -251,14 +251,18 @@ class Recognizer:
             "raise" raises the first.
         groups : one key per input; clips with the same key are one speaker, and each is judged
             against the group's mean voice (needs an adaptable model; every input is first
-            scanned, so results come at the end). None keys are not adapted.
+            scanned, so results come at the end). None keys are not adapted. ``"auto"``: clips are
+            grouped by voice (`ser.speakers.group_by_voice` on their speech), keys "V1", "V2"...
         speaker : one `SpeakerProfile` for every input.
         names : how to name each input in error messages.
         """
         if on_error not in ("raise", "return"):
             raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
         sources = list(sources)
-        if groups is not None and len(groups) != len(sources):
+        by_voice = isinstance(groups, str)
+        if by_voice and groups != "auto":
+            raise ValueError(f"groups must be one key per input or 'auto', got {groups!r}")
+        if groups is not None and not by_voice and len(groups) != len(sources):
             raise ValueError(f"groups has {len(groups)} keys for {len(sources)} inputs")
         if (groups is not None or speaker is not None) and not self.can_adapt:
             raise ModelError(f"{self.backend!r} cannot adapt to a speaker (its graph outputs scores, not an embedding); retrain or update it")
@@ -271,6 +275,8 @@ class Recognizer:
                 yield index, item if isinstance(item, AudioError) else self._verdict(item, centre, adaptation)
             return
         done = list(judged)
+        if by_voice:
+            groups = self._voice_groups(done, len(sources))
         profiles: dict[Any, SpeakerProfile] = {}
         for index, item in done:
             if groups[index] is not None and not isinstance(item, AudioError) and len(item.outputs):
@@ -287,6 +293,25 @@ class Recognizer:
                 profile = profiles[key]
                 group_info = {"group": str(key), "clips": profile.clips}
                 yield index, self._verdict(item, self._profile_centre(profile), group_info)
+
+    def _voice_groups(self, judged: list[tuple[int, Any]], n: int) -> list[str | None]:
+        """"V1", "V2"... per input by the voice of its speech (None: no speech, unreadable, or too
+        long to hold); voices closer than `ser.speakers.DEFAULT_THRESHOLD` are one speaker."""
+        from ser.speakers import VoiceEncoder, group_by_voice
+
+        encoder = VoiceEncoder.from_pretrained()
+        indices, embeddings = [], []
+        for index, item in judged:
+            if isinstance(item, AudioError) or item.clip.signal is None or item.clip.speech_s < MIN_SPEECH_S:
+                continue
+            speech = np.concatenate([item.clip.signal[a:b] for a, b in item.clip.spans])
+            indices.append(index)
+            embeddings.append(encoder.embed(speech))
+        keys: list[str | None] = [None] * n
+        if embeddings:
+            for index, label in zip(indices, group_by_voice(np.stack(embeddings)).labels):
+                keys[index] = f"V{int(label) + 1}"
+        return keys
 
     def enroll(self, sources: Iterable[AudioInput], *, sr: int | None = None) -> SpeakerProfile:
         """A `SpeakerProfile` from unlabelled clips of one speaker (their speech; never stored).
@@ -312,48 +337,79 @@ class Recognizer:
         hop: float = 1.0,
         vad: bool | None = None,
         max_segment: float | None = None,
-        adapt: bool = False,
+        adapt: bool | None = None,
         speaker: SpeakerProfile | None = None,
+        speakers: str | int | None = None,
     ) -> Timeline:
         """Emotion over time: detected speech segments, or sliding windows (``vad=False``).
 
         With the detector every speech region is one segment (longer ones are cut into
         near-equal pieces of at most `max_segment` seconds) and the gaps are silence segments;
-        the timeline's summary label is the whole-file prediction's. ``adapt=True`` judges each
-        segment against the recording's own mean voice (one speaker assumed); `speaker` against a
-        saved profile. `window` and `hop` (seconds) apply to ``vad=False`` only.
+        the timeline's summary label is the whole-file prediction's. `window` and `hop`
+        (seconds) apply to ``vad=False`` only.
+
+        speakers : ``"auto"`` or a number of voices: speech is also cut where the voice changes
+            (`ser.speakers.speaker_turns`), every speech segment names its voice ("S1", ...), and
+            the summary gives each voice's share of each emotion. The recording is held in memory
+            for this (about 230 MB per hour of audio).
+        adapt : judge each segment against its voice's own mean (every voice of `speakers`, or
+            the one voice of the recording); default: True with `speakers` on an adaptable
+            model, else False.
+        speaker : judge every segment against this saved `SpeakerProfile` instead.
         """
         if window <= 0 or hop <= 0:
             raise ValueError(f"window and hop must be positive, got window={window}, hop={hop}")
         use_vad = self.vad if vad is None else vad
+        if speakers is not None and not use_vad:
+            raise ValueError("speaker turns are cut within detected speech: speakers= needs the speech detector (vad=True)")
+        if adapt is None:
+            adapt = speakers is not None and self.can_adapt and speaker is None
         if (adapt or speaker is not None) and not self.can_adapt:
             raise ModelError(f"{self.backend!r} cannot adapt to a speaker (its graph outputs scores, not an embedding)")
-        clip = self._scan(source, sr, None, use_vad, max_segment or self.max_segment, windows=None if use_vad else (window, hop))
+        max_segment = max_segment or self.max_segment
+        clip = self._scan(source, sr, None, use_vad, max_segment, windows=None if use_vad else (window, hop),
+                          keep=speakers is not None)
+        voices: list[str | None] = [None] * len(clip.spans)
+        notes: list[str] = []
+        if speakers is not None:
+            from ser.speakers import speaker_turns
+
+            found = speaker_turns(clip.signal, clip.regions, speakers)
+            notes += found.warnings
+            clip.spans, voices = [], []
+            for turn in found.turns:
+                first, last = int(round(turn.start_s * SAMPLE_RATE)), int(round(turn.end_s * SAMPLE_RATE))
+                for a, b in split_evenly(last - first, int(max_segment * SAMPLE_RATE)):
+                    if b > a:
+                        clip.spans.append((first + a, first + b))
+                        voices.append(turn.speaker)
         item = self._judge([clip])[0]
         labels = self.labels
+        probs = item.outputs
         if self.can_adapt and len(item.outputs):
-            if speaker is not None:
-                centre, adapted = self._profile_centre(speaker), True
-            elif adapt:
-                profile = self._empty_profile()
-                for output, weight in zip(item.outputs, item.weights):
-                    profile.add(output, weight)
-                centre, adapted = self._profile_centre(profile), True
-            else:
-                centre, adapted = None, False
-            probs = self.backend.scores(item.outputs, centre, adapted=adapted)
-        else:
-            probs = item.outputs
+            probs = np.zeros((len(clip.spans), len(labels)))
+            for voice in dict.fromkeys(voices):  # each voice (None: the one voice) in order
+                mine = [k for k, v in enumerate(voices) if v == voice]
+                centre = None
+                if speaker is not None:
+                    centre = self._profile_centre(speaker)
+                elif adapt:
+                    profile = self._empty_profile()
+                    for k in mine:
+                        profile.add(item.outputs[k], item.weights[k])
+                    centre = self._profile_centre(profile)
+                probs[mine] = self.backend.scores(item.outputs[mine], centre, adapted=centre is not None)
         arousal, valence = derive_dimensions(np.asarray(probs).reshape(len(clip.spans), len(labels)), labels)
         segments = [
             Segment(a / SAMPLE_RATE, b / SAMPLE_RATE, labels[int(np.argmax(p))], float(np.max(p)),
-                    {label: float(v) for label, v in zip(labels, p)}, "speech", arousal=float(ar), valence=float(va))
-            for (a, b), p, ar, va in zip(clip.spans, probs, arousal, valence)
+                    {label: float(v) for label, v in zip(labels, p)}, "speech", speaker=voice,
+                    arousal=float(ar), valence=float(va))
+            for (a, b), p, voice, ar, va in zip(clip.spans, probs, voices, arousal, valence)
         ]
         if use_vad:
             segments += [Segment(a, b, SILENCE, 1.0, {}, "silence") for a, b in _gaps(clip.regions, clip.duration_s)]
         segments.sort(key=lambda seg: (seg.start_s, seg.end_s))
-        return Timeline(segments, clip.duration_s, labels)
+        return Timeline(segments, clip.duration_s, labels, notes)
 
     def stream(self, *, sr: int = SAMPLE_RATE, window: float = 2.0, hop: float = 1.0, adapt: bool = False) -> Stream:
         """A `ser.inference.stream.Stream` to feed live PCM chunks at `sr` Hz.
@@ -445,11 +501,12 @@ class Recognizer:
 
     def _scan(
         self, source: AudioInput, sr: int | None, name: str | None, vad: bool, max_segment: float,
-        windows: tuple[float, float] | None = None,
+        windows: tuple[float, float] | None = None, keep: bool = False,
     ) -> _Clip:
         """Decode `source` once: its length, its speech regions and the spans to judge.
 
-        Files up to `KEEP_S` seconds are kept in memory; longer ones are read again by `_judge`.
+        Files up to `KEEP_S` seconds (any length with `keep`) are kept in memory; longer ones
+        are read again by `_judge`.
         """
         if isinstance(source, dict) or isinstance(source, np.ndarray):
             signal = self.load(source, sr, name=name)
@@ -472,7 +529,7 @@ class Recognizer:
                 probs.append(tracker.push(block))
             if kept is not None:
                 kept.append(block)
-                if n > KEEP_S * SAMPLE_RATE and reread is not None:
+                if n > KEEP_S * SAMPLE_RATE and reread is not None and not keep:
                     kept = None
         signal = None if kept is None else (kept[0] if len(kept) == 1 else np.concatenate(kept))
         duration = n / SAMPLE_RATE

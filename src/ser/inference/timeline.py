@@ -61,6 +61,7 @@ class Timeline:
     segments: list[Segment]
     duration_s: float
     labels: list[str]  # the model's labels, in its output order
+    warnings: list[str] = field(default_factory=list)  # e.g. fewer voices found than asked for
 
     def scores_over_time(self, step: float = 0.01) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scores on a regular time grid: ``(times, scores, speech)``.
@@ -151,6 +152,7 @@ class Timeline:
             "duration_s": round(self.duration_s, 3),
             "segments": [s.to_dict() for s in self.segments],
             "summary": self.summary(),
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
 
 
