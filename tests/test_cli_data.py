@@ -252,3 +252,39 @@ def test_index_pattern_with_regex_and_map(tmp_path):
     assert main(argv) == 0
     emotions = sorted(r.emotion for r in read_manifest(out))
     assert emotions == ["", "disgust", "sad"]
+
+
+def test_stats_summarise_dimensions_and_refuse_out_of_range(tmp_path, capsys):
+    rows = make_rows(tmp_path)
+    for i, row in enumerate(rows):
+        row.extra.update(arousal=f"{(i % 5) / 4 - 0.5:.4f}", dimension_scale="1..5")
+    path = write_manifest(rows, tmp_path / "m.csv")
+    assert main(["data", "stats", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "dimension (-1..1)" in out and "arousal" in out and "valence" not in out
+    assert main(["data", "stats", str(path), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["dimensions"]["arousal"]["n"] == len(rows) and stats["dimensions"]["arousal"]["max"] == 0.5
+    rows[3].extra["arousal"] = "1.7"
+    write_manifest(rows, path)
+    assert main(["data", "stats", str(path)]) == 2  # a SerError: the message, no traceback
+    assert "m.csv, line 5: arousal 1.7 is outside -1..1" in capsys.readouterr().err
+
+
+def test_split_emobox_folds_through_the_cli(tmp_path, capsys):
+    rows = make_rows(tmp_path, n_speakers=4)
+    path = write_manifest(rows, tmp_path / "m.csv")
+    root = tmp_path / "EmoBox" / "data" / "emodb"
+    for k, test_speaker in enumerate(("emodb_00", "emodb_01", "emodb_02", "emodb_03"), start=1):
+        (root / f"fold_{k}").mkdir(parents=True)
+        for side in ("train", "test"):
+            members = [r for r in rows if (r.speaker == test_speaker) == (side == "test")]
+            lines = [json.dumps({"key": f"emodb-{r.path.rsplit('/', 1)[-1][:-4]}",
+                                 "wav": f"downloads/emodb/wav/{r.path.rsplit('/', 1)[-1]}", "emo": "x"}) for r in members]
+            (root / f"fold_{k}" / f"emodb_{side}_fold_{k}.jsonl").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "folds.csv"
+    assert main(["data", "split", str(path), "--protocol", "emobox", "--folds-dir", str(root), "-o", str(out)]) == 0
+    assert "emobox fold 4/4" in capsys.readouterr().out
+    assert {r.speaker: r.extra["fold"] for r in read_manifest(out)}["emodb_02"] == "3"
+    assert main(["data", "split", str(path), "--protocol", "emobox", "--folds", "3", "-o", str(out)]) == 2
+    assert "does not take --folds" in capsys.readouterr().err

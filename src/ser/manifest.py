@@ -184,8 +184,9 @@ def describe(rows: list[Utterance]) -> dict:
 
     Besides the flat counts, ``corpus_emotions`` is a corpus -> emotion -> count table,
     ``corpus_speakers`` and ``corpus_duration_s`` give each corpus' speaker count and length,
-    ``speaker_info`` gives each speaker's corpus, gender, clip count and length, and
-    ``missing_duration`` counts rows whose duration is unknown (not in the totals).
+    ``speaker_info`` gives each speaker's corpus, gender, clip count and length,
+    ``missing_duration`` counts rows whose duration is unknown (not in the totals), and
+    ``dimensions`` summarises the rated dimensions (count, mean, std, min, max on [-1, 1]).
     """
     durations = [r.duration for r in rows if r.duration is not None]
     corpus_emotions: dict[str, Counter] = {}
@@ -214,4 +215,17 @@ def describe(rows: list[Utterance]) -> dict:
         "corpus_speakers": {c: len(s) for c, s in corpus_speakers.items()},
         "corpus_duration_s": {c: float(d) for c, d in corpus_duration.items()},
         "speaker_info": speaker_info,
+        "dimensions": _dimension_stats(rows),
     }
+
+
+def _dimension_stats(rows: list[Utterance]) -> dict[str, dict[str, float]]:
+    """For each of `DIMENSIONS` some row rates: how many rows, and their mean, std, min and max on [-1, 1]."""
+    out = {}
+    for name in DIMENSIONS:
+        values = [v for v in (dimension(r, name) for r in rows) if v is not None]
+        if values:
+            mean = sum(values) / len(values)
+            std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+            out[name] = {"n": len(values), "mean": mean, "std": std, "min": min(values), "max": max(values)}
+    return out

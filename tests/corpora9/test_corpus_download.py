@@ -234,7 +234,8 @@ def test_licence_must_be_accepted(tmp_path, server, emovdb_small, capsys):
 
 
 def test_registration_only_corpora_say_where_to_go(tmp_path, capsys):
-    expected = {"savee": "kahlan.eps.surrey.ac.uk", "esd": "HLTSingapore", "jl": "kaggle", "iemocap": "sail.usc.edu"}
+    expected = {"savee": "kahlan.eps.surrey.ac.uk", "esd": "HLTSingapore", "jl": "kaggle", "iemocap": "sail.usc.edu",
+                "msppodcast": "ecs.utdallas.edu"}
     for corpus, where in expected.items():
         assert main(["data", "download", corpus, str(tmp_path)]) == 1
         assert where in capsys.readouterr().out

@@ -181,6 +181,12 @@ def _stats(args) -> int:
     ))
     print("\n" + _table(["gender", "utterances"], sorted(stats["genders"].items())))
     print("\n" + _table(["intensity", "utterances"], sorted(stats["intensities"].items())))
+    if stats["dimensions"]:
+        print("\n" + _table(
+            ["dimension (-1..1)", "rated", "mean", "std", "min", "max"],
+            [[name, d["n"], round(d["mean"], 3), round(d["std"], 3), round(d["min"], 3), round(d["max"], 3)]
+             for name, d in stats["dimensions"].items()],
+        ))
     info = stats["speaker_info"]
     print("\n" + _table(
         ["speaker", "corpus", "gender", "utterances", "duration"],
