@@ -36,6 +36,7 @@ def run_corpora(args) -> int:
     """Print every reader with its layout, language, licence and how to get the corpus."""
     from ser.corpora import info, names
 
+    width = max(map(len, names())) + 1
     for name in names():
         entry = info(name)
         if entry.download is not None:
@@ -47,17 +48,17 @@ def run_corpora(args) -> int:
         try:
             entry.prepare  # noqa: B018  (imports the reader)
         except Exception as exc:  # a reader that fails to import must not hide the others
-            print(f"{name:<9} unavailable ({type(exc).__name__}: {exc})\n")
+            print(f"{name:<{width}} unavailable ({type(exc).__name__}: {exc})\n")
             continue
         licence = entry.licence
         if entry.non_commercial and "non-commercial" not in licence.lower():
             licence += " [non-commercial]"
-        print(f"{name:<9} {entry.title}")
-        print(f"{'':<9} language: {entry.language or 'any'}   licence: {licence}")
+        print(f"{name:<{width}} {entry.title}")
+        print(f"{'':<{width}} language: {entry.language or 'any'}   licence: {licence}")
         if entry.homepage:
-            print(f"{'':<9} homepage: {entry.homepage}")
-        print(f"{'':<9} layout: {entry.layout}")
-        print(f"{'':<9} {how}\n")
+            print(f"{'':<{width}} homepage: {entry.homepage}")
+        print(f"{'':<{width}} layout: {entry.layout}")
+        print(f"{'':<{width}} {how}\n")
     return 0
 
 
