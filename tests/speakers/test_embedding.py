@@ -126,8 +126,9 @@ def test_windows_cover_the_signal(encoder):
     assert embeddings.shape == (times.shape[0], 256) and times.shape[1] == 2
     assert times[0, 0] == 0 and times[-1, 1] == pytest.approx(loud.shape[0] / 16000)
     np.testing.assert_allclose(np.diff(times[:-1, 0]), 0.8)
+    # The first window is the first 1.6 s (its last mel frame also sees the next 12 ms).
     first = encoder.embed(loud[: int(PARTIAL_S * 16000)])
-    np.testing.assert_allclose(embeddings[0], first, atol=1e-5)
+    assert float(embeddings[0] @ first) > 0.999
     # A longer window averages its partials: 3.2 s windows every 1.6 s.
     times, embeddings = encoder.embed_windows(loud, window_s=3.2, hop_s=1.6)
     assert np.allclose(times[:, 1] - times[:, 0], 3.2)

@@ -92,6 +92,11 @@ def _filters_t() -> np.ndarray:
     return np.ascontiguousarray(mel_filters(SAMPLE_RATE, N_FFT, N_MELS).T)  # (201, 40)
 
 
+# Most frames per mel-projection product: larger products wake OpenBLAS's thread pool, which
+# costs far more than the product itself on a busy machine (see ser.features.logmel).
+_MEL_CHUNK = 16
+
+
 def mel_power(signal: np.ndarray) -> np.ndarray:
     """Mel power frames of a 16 kHz signal, shape (1 + len(signal) // 160, 40), float32.
 
@@ -102,7 +107,10 @@ def mel_power(signal: np.ndarray) -> np.ndarray:
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
     spectrum = np.fft.rfft(frames * _window(), axis=-1)
     power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
-    return power @ _filters_t()
+    mel = np.empty((power.shape[0], N_MELS), dtype=np.float32)
+    for start in range(0, power.shape[0], _MEL_CHUNK):
+        np.matmul(power[start : start + _MEL_CHUNK], _filters_t(), out=mel[start : start + _MEL_CHUNK])
+    return mel
 
 
 def partial_starts(n_samples: int, rate: float = PARTIAL_RATE, min_coverage: float = MIN_COVERAGE) -> list[int]:
@@ -224,8 +232,9 @@ class VoiceEncoder:
 class WindowPlan:
     """The 1.6 s partials that sliding windows over one signal need, each computed once.
 
-    spans : [(start, end)] window sample spans; mels : [p, 160, 40] the distinct partials;
-    members : for each window, the rows of `mels` it averages.
+    spans : [(start, end)] window sample spans (starts on 10 ms frames); mels : [p, 160, 40]
+    the distinct partials, cut from the mel frames of the whole signal (as Resemblyzer cuts an
+    utterance's partials); members : for each window, the rows of `mels` it averages.
     """
 
     spans: list[tuple[int, int]]
@@ -236,16 +245,18 @@ class WindowPlan:
     def of(cls, signal: np.ndarray, window_s: float, hop_s: float) -> "WindowPlan":
         if not (window_s > 0 and hop_s > 0):
             raise SpeakerError(f"window_s and hop_s must be positive, got window_s={window_s}, hop_s={hop_s}")
-        window, hop = int(round(window_s * SAMPLE_RATE)), int(round(hop_s * SAMPLE_RATE))
+        window = HOP * max(1, int(round(window_s * SAMPLE_RATE / HOP)))
+        hop = HOP * max(1, int(round(hop_s * SAMPLE_RATE / HOP)))
         spans = window_spans(signal.shape[0], window, hop)
         partial = PARTIAL_FRAMES * HOP
         step = min(hop, partial)
-        inner = [[a + s for s, _ in window_spans(b - a, partial, step)] for a, b in spans]
-        starts = sorted({s for starts in inner for s in starts})
-        row = {s: i for i, s in enumerate(starts)}
-        padded = np.pad(signal, (0, partial))
-        mels = np.stack([mel_power(padded[s : s + partial])[:PARTIAL_FRAMES] for s in starts])
-        return cls(spans, mels, [[row[s] for s in starts] for starts in inner])
+        # Partial starts as mel frame indices; a window's last partial is moved back onto a frame.
+        firsts = [sorted({(a + s) // HOP for s, _ in window_spans(b - a, partial, step)}) for a, b in spans]
+        starts = sorted({f for window_firsts in firsts for f in window_firsts})
+        row = {f: i for i, f in enumerate(starts)}
+        frames = mel_power(np.pad(signal, (0, partial)))
+        mels = np.stack([frames[f : f + PARTIAL_FRAMES] for f in starts])
+        return cls(spans, mels, [[row[f] for f in window_firsts] for window_firsts in firsts])
 
     def times(self, offset_s: float = 0.0) -> np.ndarray:
         """[n, 2] start and end of each window in seconds (plus `offset_s`)."""

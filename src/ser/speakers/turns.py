@@ -11,18 +11,21 @@ How (all numpy and onnxruntime, `VoiceEncoder` + `group_by_voice`):
 1. Each speech region is covered by windows of `window_s` (1.6 s, one partial of the encoder)
    every `hop_s` (0.4 s); a region shorter than a window is one window of what there is.
    Regions shorter than `min_embed_s` (0.4 s: a word or a breath) are not embedded at all.
-2. The windows are grouped by voice with average linkage (`group_by_voice`), each weighted by
-   its seconds of audio so that short, noisy windows sway the mean distances less. With
-   ``n_speakers="auto"`` the distance `threshold` decides how many voices there are, and a
-   group holding less than `min_speaker_s` of speech in all is folded into the others
-   (a voice is not invented from a few windows that straddle a change of speaker); with an
-   integer the count is forced, and `SpeakerTurns.n_found` and a warning tell when the voices
-   suggest another number.
-3. Each voice's centre is the mean of its windows. Every 10 ms of speech takes the voice whose
-   centre is most similar to the mean embedding of the windows covering it, so a change of
-   speaker inside a region (a gap too short for the detector) is placed within about `hop_s`.
-   Runs shorter than `min_turn_s` (0.5 s) inside a region go to the neighbour they resemble more.
-4. Regions too short to embed take the voice of the nearest speech in time.
+2. The windows are grouped with average linkage (`group_by_voice`, distance `threshold`), each
+   weighted by its seconds of audio. The groups hold at least one voice each but often more
+   than one group per voice (one per clip or mood of a speaker), plus small groups of windows
+   that straddle a change of speaker.
+3. Voices: the centres (mean embeddings) of the groups holding at least `min_speaker_s` of
+   speech are refined by k-means over all windows; with ``n_speakers="auto"`` centres closer
+   than `merge_distance` (cosine distance of the means) are joined, which decides how many
+   voices there are, preferring one voice too few to one too many; with an integer the largest
+   groups seed exactly that many centres, and `SpeakerTurns.n_found` and a warning tell when
+   the automatic count differs.
+4. Every 10 ms of speech takes the voice whose centre is most similar to the mean embedding of
+   the windows covering it, so a change of speaker inside a region (a gap too short for the
+   detector) is placed within about `hop_s`. Runs shorter than `min_turn_s` (0.5 s) inside a
+   region go to the neighbour they resemble more.
+5. Regions too short to embed take the voice of the nearest speech in time.
 
 Limits (docs/speakers.md): speech over speech is given to one voice; music and noise inside a
 "speech" region are given to whichever voice they resemble most (use a speech detector that
@@ -43,7 +46,8 @@ from ser.speakers.embedding import SAMPLE_RATE, SpeakerError, VoiceEncoder, Wind
 logger = logging.getLogger(__name__)
 
 CELL_S = 0.01
-TURN_THRESHOLD = 0.4  # cosine distance between voices' windows; see docs/speakers.md
+TURN_THRESHOLD = 0.45  # average-linkage distance of the first grouping of windows; see docs/speakers.md
+MERGE_DISTANCE = 0.3  # voices whose centres are closer (cosine distance) are one; see docs/speakers.md
 
 
 class Turn(NamedTuple):
@@ -89,6 +93,7 @@ def speaker_turns(
     window_s: float = 1.6,
     hop_s: float = 0.4,
     min_embed_s: float = 0.4,
+    merge_distance: float = MERGE_DISTANCE,
     min_speaker_s: float = 3.0,
     min_turn_s: float = 0.5,
 ) -> SpeakerTurns:
@@ -111,13 +116,13 @@ def speaker_turns(
 
     times, embeddings = _region_windows(encoder, signal, long_enough, window_s, hop_s)
     weights = np.minimum(times[:, 1] - times[:, 0], window_s)
-    grouping = group_by_voice(embeddings, threshold, None if auto else n_speakers, weights=weights)
-    labels, warnings = grouping.labels, []
-    if auto:
-        labels = _fold_small_groups(labels, embeddings, weights, min_speaker_s)
-    elif grouping.n_found != n_speakers:
-        warnings.append(f"asked for {n_speakers} speakers; the voices suggest {grouping.n_found}")
-    centres = _unit(np.stack([embeddings[labels == g].mean(axis=0) for g in range(labels.max() + 1)]))
+    groups = group_by_voice(embeddings, threshold, weights=weights).labels
+    centres = _voices(embeddings, weights, groups, "auto", merge_distance, min_speaker_s)
+    n_found, warnings = centres.shape[0], []
+    if not auto:
+        centres = _voices(embeddings, weights, groups, n_speakers, merge_distance, min_speaker_s)
+        if n_found != n_speakers:
+            warnings.append(f"asked for {n_speakers} speakers; the voices suggest {n_found}")
 
     pieces: list[tuple[float, float, int]] = []
     for a, b in long_enough:
@@ -125,9 +130,9 @@ def speaker_turns(
         pieces += _label_region(a, b, times[inside], embeddings[inside], centres, min_turn_s)
     pieces = _attach_short_regions(pieces, [r for r in regions if r[1] - r[0] < min_embed_s])
     turns, n = _name_turns(pieces)
-    if auto:
-        return SpeakerTurns(turns, n, n, warnings)
-    return SpeakerTurns(turns, n, grouping.n_found, warnings)
+    if not auto and n < n_speakers and n != n_found:
+        warnings.append(f"only {n} voices could be told apart")
+    return SpeakerTurns(turns, n, n if auto else n_found, warnings)
 
 
 _ENCODER: VoiceEncoder | None = None
@@ -192,19 +197,47 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
 
 
-def _fold_small_groups(labels: np.ndarray, embeddings: np.ndarray, weights: np.ndarray, min_speaker_s: float) -> np.ndarray:
-    """Labels with every group of less than `min_speaker_s` (summed window seconds) given, window by
-    window, to the most similar remaining group; renumbered 0.. by first appearance."""
-    totals = np.bincount(labels, weights=weights)
-    keep = np.flatnonzero(totals >= min_speaker_s)
-    if keep.size == 0:
-        keep = np.asarray([int(np.argmax(totals))])
-    centres = _unit(np.stack([embeddings[labels == g].mean(axis=0) for g in keep]))
-    small = ~np.isin(labels, keep)
-    labels = labels.copy()
-    labels[small] = keep[np.argmax(embeddings[small] @ centres.T, axis=1)]
-    first: dict[int, int] = {}
-    return np.asarray([first.setdefault(int(g), len(first)) for g in labels])
+def _voices(embeddings, weights, groups, n_speakers, merge_distance, min_speaker_s) -> np.ndarray:
+    """Unit centres [k, 256] of the voices, from window embeddings [n, 256], their weights [n]
+    (seconds) and groups [n] (see the module docstring, step 3)."""
+    if n_speakers != "auto" and groups.max() + 1 < n_speakers:  # fewer groups than asked: finer ones
+        groups = group_by_voice(embeddings, n_groups=min(n_speakers, embeddings.shape[0]), weights=weights).labels
+    totals = np.bincount(groups, weights=weights)
+    order = np.argsort(-totals, kind="stable")
+    if n_speakers == "auto":
+        seeds = [g for g in order if totals[g] >= min_speaker_s] or [order[0]]
+    else:
+        seeds = list(order[:n_speakers])
+    centres = _kmeans(embeddings, weights, _centres(embeddings, weights, groups, seeds))
+    target = 1 if n_speakers == "auto" else n_speakers
+    while centres.shape[0] > target:
+        similarity = centres @ centres.T
+        np.fill_diagonal(similarity, -np.inf)
+        i, j = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
+        if n_speakers == "auto" and 1 - similarity[i, j] > merge_distance:
+            break
+        sizes = np.bincount(np.argmax(embeddings @ centres.T, axis=1), weights=weights, minlength=centres.shape[0])
+        joined = _unit(sizes[i] * centres[i] + sizes[j] * centres[j])
+        centres = _kmeans(embeddings, weights, np.vstack([np.delete(centres, [i, j], axis=0), joined]))
+    return centres
+
+
+def _centres(embeddings, weights, groups, chosen) -> np.ndarray:
+    """Unit weighted means [len(chosen), 256] of the windows of the chosen groups."""
+    return _unit(np.stack([(embeddings[groups == g] * weights[groups == g, None]).sum(axis=0) for g in chosen]))
+
+
+def _kmeans(embeddings, weights, centres, iterations: int = 5) -> np.ndarray:
+    """Spherical k-means from `centres`: each window to its most similar centre, centres to the
+    weighted means of their windows; a centre left without windows is dropped."""
+    for _ in range(iterations):
+        nearest = np.argmax(embeddings @ centres.T, axis=1)
+        kept = [k for k in range(centres.shape[0]) if (nearest == k).any()]
+        updated = _centres(embeddings, weights, nearest, kept)
+        if updated.shape == centres.shape and np.allclose(updated, centres):
+            break
+        centres = updated
+    return centres
 
 
 def _label_region(a, b, times, embeddings, centres, min_turn_s) -> list[tuple[float, float, int]]:
