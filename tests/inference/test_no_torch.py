@@ -20,9 +20,9 @@ def _run(code: str) -> subprocess.CompletedProcess:
 def test_inference_imports_no_heavy_modules(tiny_model_dir, tmp_path):
     import soundfile as sf
 
-    from inference_helpers import speechlike
+    from inference_helpers import real_speech
 
-    sf.write(tmp_path / "clip.wav", speechlike(3.0), 16000)
+    sf.write(tmp_path / "clip.wav", real_speech(3.0), 16000)
     code = f"""
 import sys, numpy as np, ser
 r = ser.Recognizer.from_pretrained({str(tiny_model_dir)!r})
@@ -40,9 +40,9 @@ assert not loaded, loaded
 def test_predict_command_imports_no_heavy_modules(tiny_model_dir, tmp_path):
     import soundfile as sf
 
-    from inference_helpers import speechlike
+    from inference_helpers import real_speech
 
-    sf.write(tmp_path / "clip.wav", speechlike(3.0), 16000)
+    sf.write(tmp_path / "clip.wav", real_speech(3.0), 16000)
     code = f"""
 import sys
 from ser.cli.main import main

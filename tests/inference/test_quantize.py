@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from inference_helpers import speechlike
+from inference_helpers import real_speech
 from ser.errors import ModelError
 from ser.model_folder import load_model
 
@@ -58,7 +58,7 @@ def test_quantised_folder_loads_and_follows_the_float_model(tiny_model_dir, tmp_
 
     import onnx
 
-    signals = [speechlike(s, seed=i) for i, s in enumerate((0.6, 1.0, 1.7, 2.3))]
+    signals = [real_speech(s, seed=i) for i, s in enumerate((0.6, 1.0, 1.7, 2.3))]
     stats = agreement(tiny_model_dir, out, signals)
     assert stats["clips"] == 4 and stats["max_prob_diff"] < 0.05
     with_convs = quantize_model(tiny_model_dir, tmp_path / "int8-convs", convolutions=True)
@@ -176,7 +176,7 @@ def test_smoothing_keeps_the_float_model_and_evens_out_the_activations(tmp_path)
 
 
 def test_quantising_with_calibration(tiny_model_dir, tmp_path):
-    signals = [speechlike(s, seed=i) for i, s in enumerate((0.6, 1.0, 1.7, 2.3))]
+    signals = [real_speech(s, seed=i) for i, s in enumerate((0.6, 1.0, 1.7, 2.3))]
     out = quantize_model(tiny_model_dir, tmp_path / "int8", calibration=signals[:2])
     note = json.loads((out / "ser_model.json").read_text())["quantization"]
     assert note["smoothing"]["calibration_clips"] == 2
@@ -193,7 +193,7 @@ def test_cli_with_calibration(tiny_model_dir, tmp_path, capsys):
     clips = tmp_path / "clips"
     clips.mkdir()
     for i in range(3):
-        sf.write(clips / f"{i}.wav", speechlike(1.0, seed=i), 16000)
+        sf.write(clips / f"{i}.wav", real_speech(1.0, seed=i), 16000)
     assert main([str(tiny_model_dir), str(tmp_path / "q"), "--calibration", str(clips)]) == 0
     assert json.loads((tmp_path / "q" / "ser_model.json").read_text())["quantization"]["smoothing"]["calibration_clips"] == 3
     assert main([str(tiny_model_dir), str(tmp_path / "q2"), "--calibration", str(tmp_path / "empty")]) == 2

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from inference_helpers import SR, speechlike
+from inference_helpers import SR, real_speech
 from ser.cli.main import main
 from ser.errors import SerError
 from ser.inference.ray_engine import done_paths, output_kind, read_file_list
@@ -35,7 +35,7 @@ def clips(tmp_path):
     paths = []
     for i, seconds in enumerate((1.0, 1.5, 1.5, 2.2, 0.7)):
         path = folder / f"clip{i}.wav"
-        sf.write(path, speechlike(seconds, seed=i), SR)
+        sf.write(path, real_speech(seconds, seed=i), SR)
         paths.append(str(path))
     broken = folder / "broken.wav"
     broken.write_bytes(b"RIFF....not really a wav file")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference_helpers import SR, speechlike
+from inference_helpers import SR, real_speech
 
 
 def _feed_randomly(stream, signal, seed, as_bytes=False):
@@ -21,7 +21,7 @@ def _feed_randomly(stream, signal, seed, as_bytes=False):
 
 @pytest.mark.parametrize("seconds, window, hop", [(6.3, 2.0, 1.0), (5.0, 2.0, 1.0), (1.2, 2.0, 1.0), (4.0, 1.0, 1.5)])
 def test_stream_equals_offline_windows(recognizer, seconds, window, hop):
-    signal = np.concatenate([np.zeros(SR // 2, np.float32), speechlike(seconds - 0.5, seed=4)])
+    signal = np.concatenate([np.zeros(SR // 2, np.float32), real_speech(seconds - 0.5, seed=4)])
     offline = recognizer.timeline(signal, sr=SR, vad=False, window=window, hop=hop).segments
     for seed in range(3):
         updates = _feed_randomly(recognizer.stream(window=window, hop=hop), signal, seed)
@@ -32,7 +32,7 @@ def test_stream_equals_offline_windows(recognizer, seconds, window, hop):
 
 
 def test_int16_bytes_with_odd_splits(recognizer):
-    signal = (speechlike(3.0) * 32767).astype(np.int16)
+    signal = (real_speech(3.0) * 32767).astype(np.int16)
     offline = recognizer.timeline(signal, sr=SR, vad=False).segments
     updates = _feed_randomly(recognizer.stream(), signal, seed=1, as_bytes=True)
     assert len(updates) == len(offline)
@@ -44,7 +44,7 @@ def test_updates_arrive_once_per_hop_and_memory_is_bounded(recognizer):
     stream = recognizer.stream(window=2.0, hop=1.0)
     ring = stream._ring
     assert stream.feed(np.zeros(SR, np.float32)) == []
-    counts = [len(stream.feed(speechlike(0.5, seed=i))) for i in range(8)]
+    counts = [len(stream.feed(real_speech(0.5, seed=i))) for i in range(8)]
     assert counts == [0, 1, 0, 1, 0, 1, 0, 1]
     assert stream._ring is ring and ring.shape == (2 * SR,)
     assert stream.time_s == pytest.approx(5.0)
@@ -53,7 +53,7 @@ def test_updates_arrive_once_per_hop_and_memory_is_bounded(recognizer):
 
 def test_is_speech(recognizer):
     stream = recognizer.stream(window=1.0, hop=1.0)
-    updates = stream.feed(np.concatenate([speechlike(1.0), np.zeros(SR, np.float32), speechlike(1.0, seed=2)]))
+    updates = stream.feed(np.concatenate([real_speech(1.0), np.zeros(SR, np.float32), real_speech(1.0, seed=2)]))
     assert [u.is_speech for u in updates] == [True, False, True]
     assert updates[0].to_dict()["is_speech"] is True
 
@@ -61,7 +61,7 @@ def test_is_speech(recognizer):
 def test_resampled_stream(recognizer):
     import soxr
 
-    signal = soxr.resample(speechlike(3.0), SR, 8000).astype(np.float32)
+    signal = soxr.resample(real_speech(3.0), SR, 8000).astype(np.float32)
     updates = _feed_randomly(recognizer.stream(sr=8000), signal, seed=0)
     assert [(u.start_s, u.end_s) for u in updates] == [(0, 2), (1, 3)]
     offline = recognizer.timeline(signal, sr=8000, vad=False).segments
