@@ -240,7 +240,9 @@ def coloured_noise(n: int, beta: float, rng: np.random.Generator) -> np.ndarray:
     (0 white, 1 pink, 2 brown), shaped in the frequency domain."""
     from scipy.fft import irfft, next_fast_len, rfft
 
-    size = next_fast_len(max(n, 1), real=True)  # an FFT of a prime length is many times slower
+    if n == 0:
+        return np.zeros(0, np.float32)
+    size = next_fast_len(n, real=True)  # an FFT of a prime length is many times slower
     spectrum = rfft(rng.standard_normal(size, dtype=np.float32))
     f = np.arange(spectrum.shape[0], dtype=np.float32)
     f[0] = 1.0  # the DC bin keeps white noise's level, so short clips stay centred near 0
