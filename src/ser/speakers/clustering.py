@@ -48,8 +48,9 @@ class Grouping:
 
 def cosine_distances(embeddings: np.ndarray) -> np.ndarray:
     """Pairwise ``1 - cos`` [n, n] (float64) of the rows of `embeddings` [n, d]."""
-    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
-    distances = 1.0 - unit.astype(np.float64) @ unit.astype(np.float64).T
+    unit = np.asarray(embeddings, dtype=np.float64)
+    unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+    distances = 1.0 - unit @ unit.T
     np.fill_diagonal(distances, 0.0)
     return np.maximum(distances, 0.0)
 

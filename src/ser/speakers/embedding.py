@@ -128,8 +128,8 @@ def partial_starts(n_samples: int, rate: float = PARTIAL_RATE, min_coverage: flo
     return starts
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (a zero row stays zero)."""
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows (or one vector) scaled to unit length, float32; a zero row stays zero."""
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
@@ -209,7 +209,7 @@ class VoiceEncoder:
         partials = self.embed_mels(np.stack(mels))
         sums = np.zeros((len(signals), EMBEDDING_SIZE), np.float64)
         np.add.at(sums, np.asarray(owners), partials)
-        return _unit(sums)
+        return unit_rows(sums)
 
     def embed_windows(self, signal: np.ndarray, window_s: float = PARTIAL_S, hop_s: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings of sliding windows over one 16 kHz signal.
@@ -264,7 +264,7 @@ class WindowPlan:
 
     def embeddings(self, partials: np.ndarray) -> np.ndarray:
         """[n, 256] unit embeddings of the windows, from the partials' embeddings [p, 256]."""
-        return _unit(np.stack([partials[rows].mean(axis=0) for rows in self.members]))
+        return unit_rows(np.stack([partials[rows].mean(axis=0) for rows in self.members]))
 
 
 def default_model_path() -> Path:

@@ -41,7 +41,9 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from ser.speakers.clustering import group_by_voice
-from ser.speakers.embedding import SAMPLE_RATE, SpeakerError, VoiceEncoder, WindowPlan, check_signal, normalize_volume
+from ser.speakers.embedding import (
+    SAMPLE_RATE, SpeakerError, VoiceEncoder, WindowPlan, check_signal, normalize_volume, unit_rows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -193,10 +195,6 @@ def _region_windows(encoder, signal, regions, window_s, hop_s) -> tuple[np.ndarr
     return np.concatenate(times), np.concatenate(embeddings)
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
-
-
 def _voices(embeddings, weights, groups, n_speakers, merge_distance, min_speaker_s) -> np.ndarray:
     """Unit centres [k, 256] of the voices, from window embeddings [n, 256], their weights [n]
     (seconds) and groups [n] (see the module docstring, step 3)."""
@@ -217,14 +215,14 @@ def _voices(embeddings, weights, groups, n_speakers, merge_distance, min_speaker
         if n_speakers == "auto" and 1 - similarity[i, j] > merge_distance:
             break
         sizes = np.bincount(np.argmax(embeddings @ centres.T, axis=1), weights=weights, minlength=centres.shape[0])
-        joined = _unit(sizes[i] * centres[i] + sizes[j] * centres[j])
+        joined = unit_rows(sizes[i] * centres[i] + sizes[j] * centres[j])
         centres = _kmeans(embeddings, weights, np.vstack([np.delete(centres, [i, j], axis=0), joined]))
     return centres
 
 
 def _centres(embeddings, weights, groups, chosen) -> np.ndarray:
     """Unit weighted means [len(chosen), 256] of the windows of the chosen groups."""
-    return _unit(np.stack([(embeddings[groups == g] * weights[groups == g, None]).sum(axis=0) for g in chosen]))
+    return unit_rows(np.stack([(embeddings[groups == g] * weights[groups == g, None]).sum(axis=0) for g in chosen]))
 
 
 def _kmeans(embeddings, weights, centres, iterations: int = 5) -> np.ndarray:
@@ -250,7 +248,7 @@ def _label_region(a, b, times, embeddings, centres, min_turn_s) -> list[tuple[fl
     np.add.at(edges, first, embeddings)
     np.add.at(edges, last, -embeddings)
     cover = np.cumsum(edges[:-1], axis=0)
-    similarity = _unit(cover) @ centres.T  # [cells, voices]
+    similarity = unit_rows(cover) @ centres.T  # [cells, voices]
     cells = np.argmax(similarity, axis=1)
     cells = _absorb_short_runs(cells, similarity, int(round(min_turn_s / CELL_S)))
     change = np.flatnonzero(np.diff(cells)) + 1
