@@ -383,13 +383,15 @@ ADAPT_VARIANTS = {
 }
 
 
-def adapt_split(x, copies, y, names, groups, train, val, test, variant, grid, seed, shrinkage=2.0, closed=False):
+def adapt_split(x, copies, y, names, groups, train, val, test, variant, grid, seed, shrinkage=2.0, closed=False,
+                refit=False):
     """One fold of the adaptation study: ``{"C", "T", "val_ua", "ua": {mode: [per draw]}, "ece": {mode}, "pred": {mode: [R, n]}}``.
 
     `groups` name each row's centring group (speaker, or corpus for the corpus variant). C is
     chosen on the validation speakers by the mean of their single-clip and all-clips UA (the
     single-clip UA alone for ``variant == "none"``); a temperature is fitted on them for single
-    clips and one for adapted profiles (n = 3, 10, all pooled).
+    clips and one for adapted profiles (n = 3, 10, all pooled). ``refit``: the head is then fitted
+    again on the training and validation speakers together, as ``ser train-default`` does.
     """
     from sklearn.metrics import balanced_accuracy_score
 
@@ -427,6 +429,13 @@ def adapt_split(x, copies, y, names, groups, train, val, test, variant, grid, se
     adapted = [logits(head, val, m)[0] for m in ("n3", "n10", "all")] if variant != "none" else []
     t_adapted = fit_temperature(np.concatenate(adapted), np.tile(y[val], 3)) if adapted else t_single
     result = {"C": c, "val_ua": float(score), "T": {"single": t_single, "adapted": t_adapted}, "ua": {}, "ece": {}, "pred": {}}
+    if refit:  # as the shipped model is made: C and T chosen, then the head fitted on every training speaker
+        both = np.concatenate([train, val])
+        if variant == "none":
+            x_fit, y_fit = with_copies(x, y, both, copies)
+        else:
+            x_fit, y_fit, population = centred_training(x, y, groups, both, copies, ADAPT_CENTRING[variant])
+        head = make_head(c, seed).fit(x_fit, y_fit)
     for mode in modes:
         z = logits(head, test, mode)
         t = t_single if mode == "single" else t_adapted
@@ -486,7 +495,7 @@ def adapt(args) -> None:
     warnings.filterwarnings("ignore")
     recipe = _recipe(args.config)
     copies = recipe.augmented_copies if args.copies is None else args.copies
-    path = OUT / f"adapt{suffix(copies)}.json"
+    path = OUT / f"adapt{suffix(copies)}{'-refit' if args.refit else ''}.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     grid = [float(v) for v in args.c.split(",")]
     variants = args.variants.split(",")
@@ -499,17 +508,17 @@ def adapt(args) -> None:
                 continue
             started = time.time()
             groups = corpus if variant == "corpus" else speakers
-            r = adapt_split(x, x_copies, y, names, groups, train, val, test, variant, grid, recipe.seed, args.shrinkage, closed)
+            r = adapt_split(x, x_copies, y, names, groups, train, val, test, variant, grid, recipe.seed, args.shrinkage,
+                            closed, args.refit)
             r.update(test=test.tolist(), corpus=corpus[test].tolist(), y=y[test].tolist())
             results[key] = r
             print(f"{key}: C={r['C']} " + " ".join(f"{m} {np.mean(v):.3f}" for m, v in r["ua"].items())
                   + f" ({time.time() - started:.0f} s)", flush=True)
             OUT.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(results))
-    section = adapt_section(results, copies)
     target = REPO / "benchmarks" / "accuracy.md"
     text = target.read_text() if target.exists() else ""
-    block = adapt_block(section, copies)
+    block = adapt_block(path)
     start, end = block.splitlines()[0], block.splitlines()[-1]
     if start in text:
         text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
@@ -517,12 +526,15 @@ def adapt(args) -> None:
         at = text.find("## Fine-tuning the top encoder layer without augmentation")
         text = (text[:at] + block + "\n\n" + text[at:]) if at >= 0 else text.rstrip() + "\n\n" + block + "\n"
     target.write_text(text)
-    print(section)
+    print(block)
 
 
-def adapt_block(section: str, copies: int) -> str:
-    """`section` between markers naming it, so that `adapt` can replace it in place in accuracy.md."""
-    return f"<!-- adapt{suffix(copies)}:start -->\n{section}\n<!-- adapt{suffix(copies)}:end -->"
+def adapt_block(path: Path) -> str:
+    """The section of one adaptation result file between markers naming it (so `adapt` replaces it in place)."""
+    tag = path.stem  # adapt[-augK][-refit]
+    copies = int(tag.split("-aug")[1].split("-")[0]) if "-aug" in tag else 0
+    section = adapt_section(json.loads(path.read_text()), copies, tag.endswith("-refit"))
+    return f"<!-- {tag}:start -->\n{section}\n<!-- {tag}:end -->"
 
 
 def _fold_ua(results, protocol, variant, mode, corpus=None):
@@ -546,11 +558,12 @@ def _fold_ua(results, protocol, variant, mode, corpus=None):
     return float(np.mean(scores)) if scores else None
 
 
-def adapt_section(results, copies) -> str:
+def adapt_section(results, copies: int, refit: bool = False) -> str:
     """The markdown section of the adaptation study, from `adapt`'s results."""
     cell = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
     lines = [
-        "## Knowing the voice: speaker-centred prediction (issue 15)", "",
+        f"## Knowing the voice: speaker-centred prediction (issue 15){', head refitted' if refit else ''}"
+        f"{'' if not copies else ', ' + training_data(copies)}", "",
         "Speaker centring subtracts from every pooled embedding the mean embedding of its speaker's clips.",
         "In training each training speaker's own mean is used (or the mean of its per-class means, the",
         "class-balanced variant). At test time **the test speaker's audio, never its labels, forms the profile**:",
@@ -562,8 +575,10 @@ def adapt_section(results, copies) -> str:
         "those clips, to show what a one-sided profile does). C is chosen on validation speakers by the mean",
         "of their single-clip and all-clips UA; ECE (15 bins) uses a temperature fitted on the validation",
         "speakers for each mode (one for single clips, one for the adapted profiles).",
-        f"Training data: {training_data(copies)}. Command: `python benchmarks/accuracy.py adapt"
-        + ("" if copies else " --copies 0") + "`.", "",
+        ("Once C and the temperatures are chosen the head is fitted again on the training and validation "
+         "speakers together, as `ser train-default` fits the shipped head on every speaker. " if refit else "")
+        + f"Training data: {training_data(copies)}. Command: `python benchmarks/accuracy.py adapt --copies {copies}"
+        + (" --refit" if refit else "") + "`.", "",
     ]
     protocols = [
         ("ravdess8", None, "RAVDESS, 8 classes, 6 folds of 4 actors (ravdess-6fold)"),
@@ -771,8 +786,8 @@ def report(args) -> None:
                          f"| **{np.mean([p['ua'] for p in at]):.3f}** ± {np.std([p['ua'] for p in at]):.3f} | "
                          + " | ".join(cells) + " |")
         lines.append("")
-    for path, k in variants("adapt"):
-        lines += [adapt_block(adapt_section(json.loads(path.read_text()), k), k), ""]
+    for path in sorted(OUT.glob("adapt*.json")):
+        lines += [adapt_block(path), ""]
     notes = REPO / "benchmarks" / "accuracy-notes.md"  # hand-written: experiments too long to rerun here
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]
@@ -836,6 +851,7 @@ def main() -> int:
     ad.add_argument("--c", default="0.003,0.01,0.03", help="regularisation grid")
     ad.add_argument("--shrinkage", type=float, default=2.0, help="k of the shrunk speaker mean")
     ad.add_argument("--copies", type=int, default=None, help="augmented copies per training clip (default: the recipe's)")
+    ad.add_argument("--refit", action="store_true", help="refit the head on training + validation speakers once C and T are chosen")
     rep = sub.add_parser("report", help="write benchmarks/accuracy.md from the fold results")
     rep.add_argument("--output", default=str(REPO / "benchmarks/accuracy.md"))
     args = parser.parse_args()

@@ -120,3 +120,21 @@ def test_mixed_training_holds_both_views_of_every_clip():
     assert population[0] == (2.0 + 20.0) / 2  # the mean of the training speakers' means; "c" is not one
     np.testing.assert_allclose(x_fit[:, 0], [-1, 1, -10, 10, 1 - 11, 3 - 11, 10 - 11, 30 - 11])
     np.testing.assert_array_equal(y_fit, [0, 1, 0, 1] * 2)
+
+
+def test_agreement_covers_the_adapted_mode(tiny_encoder_dir, tmp_path):  # noqa: F811
+    pytest.importorskip("onnx")
+    from ser.audio import load
+    from ser.export.quantize import agreement, quantize_model
+    from ser.training.default_model import build_manifest, train_default
+
+    root, config = tiny_ravdess(tmp_path, tiny_encoder_dir, "centring: speaker_mixed\nc_grid: [0.1]\n")
+    recipe = DefaultRecipe.from_yaml(config)
+    out = train_default(recipe, tmp_path / "model", log=lambda _: None)
+    rows = build_manifest(recipe)[:12]
+    signals, groups = [load(r.path) for r in rows], [r.speaker for r in rows]
+    same = agreement(out, out, signals, groups)
+    assert same["agreement"] == same["agreement_adapted"] == 1.0 and same["max_prob_diff_adapted"] == 0.0
+    quantised = quantize_model(out, tmp_path / "int8")
+    result = agreement(out, quantised, signals, groups)
+    assert 0.5 <= result["agreement_adapted"] <= 1.0 and result["clips"] == 12

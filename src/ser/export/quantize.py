@@ -408,25 +408,40 @@ def convolutions_as_matmul(model):
     return model
 
 
-def agreement(float_dir: str | os.PathLike, quant_dir: str | os.PathLike, signals: Sequence[Any]) -> dict[str, float]:
+def agreement(float_dir: str | os.PathLike, quant_dir: str | os.PathLike, signals: Sequence[Any],
+              groups: Sequence[str] | None = None) -> dict[str, float]:
     """How closely the quantised model follows the float one on `signals` (16 kHz float32 arrays).
 
     Returns the share of clips given the same label (``agreement``), and the largest and mean
-    absolute difference of any class probability.
+    absolute difference of any class probability. For models that adapt to a speaker, given
+    `groups` (a speaker name per signal), the same with each clip adapted to the profile of its
+    group's clips (``..._adapted``; each model builds the profile from its own embeddings).
     """
     import numpy as np
 
+    from ser.export.head import speaker_centre
     from ser.model_folder import load_model
 
-    a = load_model(float_dir).predict_proba(list(signals))
-    b = load_model(quant_dir).predict_proba(list(signals))
-    diff = np.abs(a - b)
-    return {
-        "clips": len(signals),
-        "agreement": float((a.argmax(1) == b.argmax(1)).mean()),
-        "max_prob_diff": float(diff.max()),
-        "mean_prob_diff": float(diff.mean()),
-    }
+    models = [load_model(float_dir), load_model(quant_dir)]
+    adaptable = all(getattr(m, "can_adapt", False) for m in models)
+    embeddings = [m.embed(list(signals)) for m in models] if adaptable else None
+    probs = [m.scores(e) for m, e in zip(models, embeddings)] if adaptable else [m.predict_proba(list(signals)) for m in models]
+    result = {"clips": len(signals), **_compare(*probs)}
+    if adaptable and groups is not None:
+        groups = np.asarray(groups)
+        adapted = [np.zeros_like(p) for p in probs]
+        for group in np.unique(groups):
+            rows = groups == group
+            for m, e, out in zip(models, embeddings, adapted):
+                out[rows] = m.scores(e[rows], speaker_centre(e[rows], m.population_mean, m.shrinkage), adapted=True)
+        result.update({f"{key}_adapted": value for key, value in _compare(*adapted).items()})
+    return result
+
+
+def _compare(a, b) -> dict[str, float]:
+    diff = abs(a - b)
+    return {"agreement": float((a.argmax(1) == b.argmax(1)).mean()), "max_prob_diff": float(diff.max()),
+            "mean_prob_diff": float(diff.mean())}
 
 
 def calibration_clips(files: Sequence[str | os.PathLike], n: int = 96, seed: int = 0) -> list[Any]:
