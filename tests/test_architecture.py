@@ -63,10 +63,7 @@ PRINT_ALLOWED: dict[str, str] = {}
 
 # Known offenders, each owned by other work in progress: module -> what to change.
 KNOWN_PRINTS = {
-    "ser.training.experiment": "the experiment's default log prints to stderr (should be logging.getLogger(__name__).info)",
-    "ser.training.trainer": "the trainer's default log prints to stderr (should be logging.getLogger(__name__).info)",
     "ser.export.quantize": "its command-line main() prints (move it to ser.cli or log)",
-    "ser.corpora.download": "the download progress line is printed by hand (should be ser.files.Progress)",
 }
 
 

@@ -1,8 +1,8 @@
 """ser: speech emotion recognition.
 
-    >>> from ser import Recognizer
-    >>> recognizer = Recognizer.from_pretrained()
-    >>> recognizer("clip.wav").label
+    >>> from ser import Recognizer  # doctest: +SKIP
+    >>> recognizer = Recognizer.from_pretrained()  # doctest: +SKIP
+    >>> recognizer("clip.wav").label  # doctest: +SKIP
     'happy'
 
 Attributes are imported on first use, so ``import ser`` stays cheap.

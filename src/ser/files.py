@@ -68,7 +68,8 @@ class Progress:
             try:
                 from tqdm import tqdm
 
-                self._bar = tqdm(total=total, initial=initial, desc=desc or None, unit=unit, file=sys.stderr, dynamic_ncols=True)
+                self._bar = tqdm(total=total, initial=initial, desc=desc or None, unit=unit, unit_scale=unit == "B",
+                                 file=sys.stderr, dynamic_ncols=True)
             except ImportError:
                 self._bar = None
 

@@ -1,8 +1,8 @@
 """Download a public corpus, verify it and unpack it, safely and resumably (``ser data download``).
 
-    >>> from ser.corpora.download import download
-    >>> report = download("emodb", "data", accept_licence=True)
-    >>> report.index_command
+    >>> from ser.corpora.download import download  # doctest: +SKIP
+    >>> report = download("emodb", "data", accept_licence=True)  # doctest: +SKIP
+    >>> report.index_command  # doctest: +SKIP
     'ser data index emodb data/EmoDB -o manifest.csv'
 
 Every corpus with a stable public download has a `ser.corpora.catalog.Download` in its catalogue
@@ -30,7 +30,6 @@ import re
 import shlex
 import shutil
 import stat
-import sys
 import tarfile
 import tempfile
 import time
@@ -281,56 +280,18 @@ def _fetch(url: str, part: Path, expected_size: int | None, progress: bool, time
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
                     received += len(chunk)
-                    bar(len(chunk))
+                    bar.update(len(chunk))
             except (http.client.IncompleteRead, ConnectionError, TimeoutError, OSError):
                 raise _Interrupted(received, total) from None
     if total is not None and received < total:
         raise _Interrupted(received, total)
 
 
-class _progress_bar:
-    """tqdm on stderr when installed, else a plain percentage line; a no-op when disabled."""
+def _progress_bar(name: str, total: int | None, initial: int, enabled: bool, unit: str = "B"):
+    """The progress of a download (bytes) or of a file set (files) on stderr; nothing when disabled."""
+    from ser.files import Progress
 
-    def __init__(self, name: str, total: int | None, initial: int, enabled: bool, unit: str = "B"):
-        self.name, self.total, self.done, self.enabled, self.unit = name, total, initial, enabled, unit
-        self._tqdm = None
-        self._last = -1
-
-    def __enter__(self):
-        if self.enabled:
-            try:
-                from tqdm import tqdm
-
-                self._tqdm = tqdm(
-                    total=self.total,
-                    initial=self.done,
-                    unit=self.unit,
-                    unit_scale=self.unit == "B",
-                    desc=self.name,
-                    file=sys.stderr,
-                )
-            except ImportError:
-                self._tqdm = None
-        return self
-
-    def __call__(self, n: int) -> None:
-        self.done += n
-        if not self.enabled:
-            return
-        if self._tqdm is not None:
-            self._tqdm.update(n)
-        elif self.total:
-            percent = int(100 * self.done / self.total)
-            if percent != self._last:
-                self._last = percent
-                size = f"{self.total / 1e6:.1f} MB" if self.unit == "B" else f"{self.total} {self.unit}"
-                print(f"\r{self.name}: {percent:3d}% of {size}", end="", file=sys.stderr)
-
-    def __exit__(self, *exc) -> None:
-        if self._tqdm is not None:
-            self._tqdm.close()
-        elif self.enabled and self._last >= 0:
-            print(file=sys.stderr)
+    return Progress(total, desc=name, unit=unit, enabled=enabled, initial=initial)
 
 
 def _verify(path: Path, archive: Archive) -> None:

@@ -1,8 +1,8 @@
 """Importers for corpora without a reader of their own: a folder per label, or a CSV/TSV table.
 
-    >>> prepare_folder("data/my_corpus", corpus="mine", language="id",
+    >>> prepare_folder("data/my_corpus", corpus="mine", language="id",  # doctest: +SKIP
     ...                label_map={"marah": "angry", "senang": "happy"})
-    >>> prepare_csv("data/labels.tsv", corpus="mine", label_column="emotion")
+    >>> prepare_csv("data/labels.tsv", corpus="mine", label_column="emotion")  # doctest: +SKIP
 
 Label names are matched case-insensitively against the user's `label_map`, then against common
 English names (``anger``, ``happiness``, ``sadness``...); anything else becomes ``other``.

@@ -1,8 +1,8 @@
 """A speaker profile: what ser knows of one voice, to judge its emotions against its own usual voice.
 
-    >>> profile = recognizer.enroll(["call1.wav", "call2.wav", "call3.wav"])   # unlabelled clips
-    >>> profile.save("alice.json")
-    >>> recognizer("call4.wav", speaker=SpeakerProfile.load("alice.json"))
+    >>> profile = recognizer.enroll(["call1.wav", "call2.wav", "call3.wav"])   # unlabelled clips  # doctest: +SKIP
+    >>> profile.save("alice.json")  # doctest: +SKIP
+    >>> recognizer("call4.wav", speaker=SpeakerProfile.load("alice.json"))  # doctest: +SKIP
 
 The model judges a voice in absolute terms, so a low, calm voice reads as sad and a bright one as
 happy. An adaptable model (its ONNX graph gives the pooled embedding, see docs/predict.md) instead

@@ -1,11 +1,11 @@
 """The Recognizer: audio in (a file, bytes, a file object or an array), emotion out.
 
-    >>> from ser import Recognizer
-    >>> recognizer = Recognizer.from_pretrained()          # the shipped default model
-    >>> prediction = recognizer("call.wav")
-    >>> prediction.label, prediction.confidence
+    >>> from ser import Recognizer  # doctest: +SKIP
+    >>> recognizer = Recognizer.from_pretrained()          # the shipped default model  # doctest: +SKIP
+    >>> prediction = recognizer("call.wav")  # doctest: +SKIP
+    >>> prediction.label, prediction.confidence  # doctest: +SKIP
     ('angry', 0.91)
-    >>> prediction.top(3)
+    >>> prediction.top(3)  # doctest: +SKIP
     [('angry', 0.91), ('disgust', 0.04), ('neutral', 0.02)]
 
 Everything here runs on numpy, soundfile, soxr, PyAV and onnxruntime: no torch, no librosa.

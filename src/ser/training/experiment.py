@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
-import sys
 import time
 import warnings
 from contextlib import contextmanager
@@ -45,8 +45,12 @@ from ser.training.data import Examples, FeatureStore, Normalizer, label_order, l
 Log = Callable[[str], None]
 
 
+logger = logging.getLogger(__name__)
+
+
 def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    # The training log goes through logging (shown on stderr by the CLI) rather than print.
+    logger.info(line)
 
 
 def make_run_folds(rows: list[Utterance], config: ExperimentConfig) -> list[Fold]:

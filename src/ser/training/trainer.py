@@ -15,8 +15,8 @@ torch's generator, whose state the checkpoint keeps.
 from __future__ import annotations
 
 import json
+import logging
 import os
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -113,7 +113,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.n_classes = n_classes
         self.spec_augment = spec_augment
-        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.log = log or logging.getLogger(__name__).info
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.history: list[dict] = []
         self.trained_rows: set[int] = set()  # every row a training batch has held (leakage audits)
