@@ -96,6 +96,15 @@ def dimension(row: Utterance, name: str) -> float | None:
     return float(text) if text else None
 
 
+def audio_path(path: str, root: str | os.PathLike | None) -> Path:
+    """A row's audio path as written, or inside `root` (the manifest's folder) when that is where
+    the file is: manifests may list paths relative to themselves."""
+    candidate = Path(path)
+    if root is not None and not candidate.is_absolute() and not candidate.exists() and (Path(root) / candidate).exists():
+        return Path(root) / candidate
+    return candidate
+
+
 def write_manifest(rows: Iterable[Utterance], path: str | os.PathLike) -> Path:
     """Write rows as CSV; the file appears whole or not at all (written aside, then renamed)."""
     rows = list(rows)

@@ -284,7 +284,7 @@ def _plot(args) -> int:
     from ser.audio import SAMPLE_RATE, AudioError, load
     from ser.features.logmel import HOP_LENGTH, log_mel_spectrogram
     from ser.labels import EMOTIONS
-    from ser.manifest import describe, read_manifest
+    from ser.manifest import audio_path, describe, read_manifest
 
     manifest = Path(args.manifest)
     rows = read_manifest(manifest)
@@ -327,7 +327,7 @@ def _plot(args) -> int:
         signal, row, error = None, None, None
         for candidate in candidates:
             try:
-                signal = load(_audio_path(candidate.path, manifest), max_duration=None)
+                signal = load(audio_path(candidate.path, manifest.parent), max_duration=None)
                 row = candidate
                 break
             except AudioError as exc:
@@ -363,14 +363,6 @@ def _plot(args) -> int:
     for path in written:
         print(path)
     return 0
-
-
-def _audio_path(path: str, manifest: Path) -> Path:
-    """A manifest path as given, or relative to the manifest's folder when that is where it is."""
-    candidate = Path(path)
-    if not candidate.is_absolute() and not candidate.exists() and (manifest.parent / candidate).exists():
-        return manifest.parent / candidate
-    return candidate
 
 
 def _save(fig, path: Path) -> Path:

@@ -28,6 +28,7 @@ ORDER = 40
 def register(subparsers) -> None:
     from ser.cli.data import PROTOCOL_NAMES
     from ser.cli.predict import _positive_float, _positive_int
+    from ser.labels import TARGETS
 
     p = subparsers.add_parser(
         "evaluate",
@@ -47,7 +48,7 @@ def register(subparsers) -> None:
                    help="model folder: exported ONNX or training checkpoint (default: $SER_MODEL or the shipped model)")
     p.add_argument("--manifest", metavar="CSV", help="labelled manifest to evaluate on (ser data index / split)")
     p.add_argument("-o", "--output", metavar="DIR", help="folder for the report (default: eval-<manifest name>)")
-    p.add_argument("--target", choices=("emotion", "gender", "gender_emotion"), default=None,
+    p.add_argument("--target", choices=TARGETS, default=None,
                    help="what the model predicts (default: the model's own \"target\", else emotion)")
     p.add_argument("--fold", metavar="K", help="score only rows whose split column holds K (a fold number, or 'test')")
     p.add_argument("--split-column", default=None, metavar="NAME",

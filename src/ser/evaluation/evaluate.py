@@ -42,7 +42,7 @@ from ser.evaluation.report import RANDOM_CAVEAT, evaluate_predictions, is_optimi
 from ser.files import Progress
 from ser.inference.recognizer import Recognizer, default_model_dir
 from ser.labels import TARGETS, target_label
-from ser.manifest import Utterance, read_manifest
+from ser.manifest import Utterance, audio_path, read_manifest
 from ser.model_folder import CONFIG_NAME, read_config
 from ser.splits import folds_from_manifest, is_speaker_independent, speaker_overlap
 
@@ -385,14 +385,6 @@ def _truths(rows: Sequence[Utterance], selection: Selection, target: str, labels
     return scored, truths, unlabelled, unmappable
 
 
-def _audio_path(path: str, root: Path | None) -> Path:
-    """A row's path as given, or inside `root` when that is where the file is."""
-    candidate = Path(path)
-    if root is not None and not candidate.is_absolute() and not candidate.exists() and (root / candidate).exists():
-        return root / candidate
-    return candidate
-
-
 def _predict(recognizer: Recognizer, rows, scored: list[int], root: Path | None, batch_size: int, progress: bool | None):
     """Predict rows `scored` (unreadable files and clips without speech are listed and skipped).
 
@@ -400,7 +392,7 @@ def _predict(recognizer: Recognizer, rows, scored: list[int], root: Path | None,
     files as ``{"path", "reason"}``, paths of clips without speech).
     """
     labels = recognizer.labels
-    sources = [str(_audio_path(rows[i].path, root)) for i in scored]
+    sources = [str(audio_path(rows[i].path, root)) for i in scored]
     shown = progress if progress is not None else (len(scored) > PROGRESS_MIN_FILES and sys.stderr.isatty())
     kept, predicted, proba, unreadable, silent = [], [], [], [], []
     with Progress(len(scored), desc="evaluating", unit="file", enabled=shown) as bar:
