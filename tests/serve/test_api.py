@@ -340,6 +340,39 @@ def test_upload_threads_run_at_low_priority():
     assert upload == max(UPLOAD_NICE, os.getpriority(os.PRIO_PROCESS, 0)) and live == os.getpriority(os.PRIO_PROCESS, 0)
 
 
+def test_bytes_still_arriving_are_bounded_over_all_uploads(recognizer, speech_wav):
+    from ser.serve.app import ServeConfig, create_app
+
+    assert len(speech_wav) > 60_000
+    app = create_app(recognizer, config=ServeConfig(max_receiving_bytes=150_000))
+
+    async def scenario():
+        halfway, finish = asyncio.Event(), asyncio.Event()
+
+        async def slow_body():
+            yield speech_wav[:60_000]
+            yield speech_wav[60_000:120_000]
+            halfway.set()
+            await finish.wait()
+            yield speech_wav[120_000:]
+
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            slow = asyncio.create_task(http.post("/v1/predict", content=slow_body()))
+            await halfway.wait()
+            await asyncio.sleep(0.05)
+            refused = await http.post("/v1/predict", content=speech_wav)  # 96 kB more would pass 150 kB
+            finish.set()
+            done = await slow
+            after = await http.post("/v1/predict", content=speech_wav)  # given back once received
+            return refused, done, after
+
+    refused, done, after = asyncio.run(scenario())
+    assert_error(refused, 503, "busy", "receiving", "0.1 MiB")
+    assert refused.headers["retry-after"] == "1"
+    assert done.status_code == 200 and after.status_code == 200
+
+
 def test_an_upload_that_never_ends_times_out(recognizer, speech_wav):
     from ser.serve.app import ServeConfig, create_app
 

@@ -25,7 +25,7 @@ def test_options_reach_uvicorn_and_the_limits(monkeypatch, serve_model_dir):
         [
             "serve", "--host", "0.0.0.0", "--port", "8123", "--model", str(serve_model_dir), "--workers", "3",
             "--max-upload-mb", "2", "--max-duration", "30", "--max-pending", "5", "--max-streams", "2", "--threads", "1",
-            "--max-per-client", "4",
+            "--max-per-client", "4", "--max-receiving-mb", "8",
         ]
     )
     assert status == 0
@@ -35,6 +35,7 @@ def test_options_reach_uvicorn_and_the_limits(monkeypatch, serve_model_dir):
     config = app.state.config
     assert (config.workers, config.max_pending, config.max_streams, config.max_connections_per_client) == (3, 5, 2, 4)
     assert config.max_upload_bytes == 2 * 2**20 and config.max_duration_s == 30.0
+    assert config.max_receiving_bytes == 8 * 2**20
     assert options.ws_max_size > config.max_message_bytes
     assert issubclass(options.http, H11Protocol) and options.http is not H11Protocol  # the guarded protocol
     assert app.state.recognizer.backend.session.get_session_options().intra_op_num_threads == 1

@@ -36,6 +36,10 @@ def register(subparsers) -> None:
     serve.add_argument("--max-duration", type=_positive_float, default=None, metavar="SECONDS", help="longest audio per upload (default $SER_MAX_DURATION or 600)")
     serve.add_argument("--max-streams", type=_positive_int, default=None, metavar="N", help="live WebSocket streams at once (default 8)")
     serve.add_argument(
+        "--max-receiving-mb", type=_positive_float, default=None, metavar="MB",
+        help="uploads still arriving that the server buffers at once, over all clients (default 8 x --max-upload-mb; 503 beyond)",
+    )
+    serve.add_argument(
         "--max-per-client", type=_positive_int, default=None, metavar="N",
         help="connections one client address may hold at once, HTTP and WebSocket (default 16; 429 beyond)",
     )
@@ -58,6 +62,7 @@ def build_app(args: argparse.Namespace):
         max_duration_s=args.max_duration,
         max_streams=args.max_streams,
         max_connections_per_client=args.max_per_client,
+        max_receiving_bytes=None if args.max_receiving_mb is None else int(args.max_receiving_mb * 2**20),
     )
     options = {} if args.threads is None else {"threads": args.threads}
     recognizer = Recognizer.from_pretrained(args.model, max_duration=config.max_duration_s, **options)

@@ -43,7 +43,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ser.audio import MAX_PEAK, AudioError
 from ser.inference.recognizer import Recognizer
 from ser.serve.schemas import ErrorBody, ExampleBody, HealthBody, LimitsBody, ModelBody, PredictionBody, StreamParams
-from ser.serve.uploads import ApiError, audio_error, read_upload
+from ser.serve.uploads import ApiError, ReceiveBudget, audio_error, read_upload
 from ser.serve.work import WorkQueue, lower_priority
 
 log = logging.getLogger("ser.serve")
@@ -77,6 +77,8 @@ class ServeConfig:
         enforced by `ser.serve.server`, i.e. under ``ser serve``).
     max_connections_per_client : connections one client address may hold at once, HTTP and
         WebSocket together (429 beyond; `ser.serve.server`).
+    max_receiving_bytes : bytes of uploads still arriving, over all connections, that the server
+        buffers at once (503 beyond); None: eight uploads of the largest size.
     stream_idle_s : a live stream is closed as idle when it falls this many seconds of wall
         time behind on audio: audio received extends its deadline by its own duration, never
         past this many seconds from now; so a stream must keep sending audio about as fast as
@@ -96,6 +98,7 @@ class ServeConfig:
     upload_idle_s: float = 30.0
     header_timeout_s: float = 10.0
     max_connections_per_client: int = 16
+    max_receiving_bytes: Optional[int] = None
     stream_idle_s: float = 60.0
     live_workers: int = 2
     examples_dir: Optional[Path] = field(default_factory=lambda: _repository_examples())
@@ -128,6 +131,7 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
         recognizer = Recognizer.from_pretrained(model, max_duration=config.max_duration_s)
     uploads = _low_priority_copy(recognizer, config.max_duration_s)
     work = WorkQueue(config.workers, config.max_pending, config.live_workers)
+    receiving = ReceiveBudget(config.max_receiving_bytes or 8 * config.max_upload_bytes)
     model_body = _model_body(recognizer)
     card = _model_card(recognizer)
     examples = _examples(config.examples_dir)
@@ -189,7 +193,9 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
         """Send the audio as a multipart form (file field ``file``) or as the raw request body, in any
         format ``ser.audio.load`` reads (WAV, FLAC, MP3, Ogg/Opus, M4A, WebM...)."""
         # Received whole before it takes a place: a slow client holds a connection, never a place.
-        upload = await read_upload(request, config.max_upload_bytes, timeout_s=config.upload_timeout_s, idle_s=config.upload_idle_s)
+        upload = await read_upload(
+            request, config.max_upload_bytes, timeout_s=config.upload_timeout_s, idle_s=config.upload_idle_s, budget=receiving
+        )
         async with work.admit():
             options = {"timeline": timeline, "vad": vad, "window": window, "hop": hop}
             return await work.run(_predict_upload, uploads, upload.data, upload.name, options)
@@ -214,6 +220,7 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
                 upload_idle_s=config.upload_idle_s,
                 header_timeout_s=config.header_timeout_s,
                 max_connections_per_client=config.max_connections_per_client,
+                max_receiving_bytes=receiving.limit,
                 stream_idle_s=config.stream_idle_s,
             ),
         )

@@ -83,6 +83,7 @@ class LimitsBody(BaseModel):
     upload_idle_s: float = Field(description="longest pause while receiving an upload; 408 beyond")
     header_timeout_s: float = Field(description="longest time to send a request's headers (ser serve); 408 beyond")
     max_connections_per_client: int = Field(description="connections one client address may hold (ser serve); 429 beyond")
+    max_receiving_bytes: int = Field(description="bytes of uploads still arriving that the server buffers at once; 503 beyond")
     stream_idle_s: float = Field(description="a live stream this many seconds of wall time behind on audio is closed")
 
 

@@ -73,23 +73,53 @@ class Upload:
     name: str
 
 
-async def read_upload(request: Request, max_bytes: int, *, timeout_s: float, idle_s: float) -> Upload:
-    """The audio of `request`, read within `max_bytes` (multipart or raw body) and in time.
+class ReceiveBudget:
+    """Bytes of uploads being received at once, over all connections (one event loop, no lock).
+
+    Uploads take their admitted place only once received whole, so this bounds the memory of the
+    ones still arriving: a client must really send bytes to use it, and a slow one uses little.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+
+    def take(self, n: int) -> None:
+        """Count `n` more bytes, or raise a 503 `ApiError` when that would pass the limit."""
+        if self.used + n > self.limit:
+            raise ApiError(
+                503,
+                "busy",
+                f"the server is receiving too many uploads at once ({self.used / 2**20:.1f} MiB of the "
+                f"{self.limit / 2**20:.1f} MiB it buffers); retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        self.used += n
+
+    def give(self, n: int) -> None:
+        self.used -= n
+
+
+async def read_upload(
+    request: Request, max_bytes: int, *, timeout_s: float, idle_s: float, budget: ReceiveBudget | None = None
+) -> Upload:
+    """The audio of `request`, read within `max_bytes` (multipart or raw body), in time and
+    within the shared `budget` of bytes being received (none: no shared limit).
 
     The whole body must arrive within `timeout_s` seconds, and no pause between its pieces may
     last `idle_s` seconds, so that a client sending a few bytes now and then cannot keep a
     connection (and the memory of a partial upload) for long. Raises `ApiError`: 408 past
     either time limit, 413 past the size limit, 415 for a content type that is neither
     multipart nor audio, 400 for an empty body, a form without a file, a form cut off before
-    its closing boundary, or a malformed form or header.
+    its closing boundary, or a malformed form or header, 503 when the budget is spent.
     """
     try:
-        return await asyncio.wait_for(_read(request, max_bytes, idle_s), timeout_s)
+        return await asyncio.wait_for(_read(request, max_bytes, idle_s, budget), timeout_s)
     except asyncio.TimeoutError:
         raise ApiError(408, "upload_timeout", f"the upload was not received within {timeout_s:g} s") from None
 
 
-async def _read(request: Request, max_bytes: int, idle_s: float) -> Upload:
+async def _read(request: Request, max_bytes: int, idle_s: float, budget: ReceiveBudget | None) -> Upload:
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     multipart = media_type == "multipart/form-data"
@@ -102,7 +132,7 @@ async def _read(request: Request, max_bytes: int, idle_s: float) -> Upload:
         )
     limit = max_bytes + (MULTIPART_OVERHEAD if multipart else 0)
     _check_declared_length(request, limit, max_bytes)
-    body = _limited(request, limit, max_bytes, idle_s)
+    body = _limited(request, limit, max_bytes, idle_s, budget)
     if multipart:
         return await _read_form(request, body)
     data = bytearray()
@@ -123,7 +153,9 @@ def _check_declared_length(request: Request, limit: int, max_bytes: int) -> None
         raise _too_large(max_bytes, f"declares {int(declared)} bytes")
 
 
-async def _limited(request: Request, limit: int, max_bytes: int, idle_s: float) -> AsyncIterator[bytes]:
+async def _limited(
+    request: Request, limit: int, max_bytes: int, idle_s: float, budget: ReceiveBudget | None
+) -> AsyncIterator[bytes]:
     total = 0
     chunks = request.stream().__aiter__()
     try:
@@ -134,12 +166,17 @@ async def _limited(request: Request, limit: int, max_bytes: int, idle_s: float) 
                 return
             except asyncio.TimeoutError:
                 raise ApiError(408, "upload_timeout", f"the upload stalled: nothing arrived for {idle_s:g} s") from None
-            total += len(chunk)
-            if total > limit:
+            if total + len(chunk) > limit:
                 raise _too_large(max_bytes, f"passed {limit} bytes")
+            if budget is not None:
+                budget.take(len(chunk))
+            total += len(chunk)
             yield chunk
     except ClientDisconnect:
         raise ApiError(400, "client_disconnect", "the client disconnected before the upload was complete") from None
+    finally:
+        if budget is not None:  # received whole (or refused): the admitted place covers it from now on
+            budget.give(total)
 
 
 class _ClosingSeen:
