@@ -149,7 +149,9 @@ class VoiceEncoder:
     """Speaker embeddings of 16 kHz float signals (see the module docstring).
 
     `path` is the ONNX file (default: the shipped one); `threads` the onnxruntime threads
-    (default: the cores this process may use); `batch_size` partials per ONNX call.
+    (default 1: the LSTM's per-step products are small, and on the 2-core benchmark machine one
+    thread used less CPU and less wall time than two; benchmarks/speakers.md); `batch_size`
+    partials per ONNX call.
     """
 
     sample_rate = SAMPLE_RATE
@@ -163,7 +165,7 @@ class VoiceEncoder:
         if not self.path.is_file():
             raise ModelError(f"{self.path}: speaker model not found")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
+        options.intra_op_num_threads = threads or 1
         options.inter_op_num_threads = 1
         try:
             self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])

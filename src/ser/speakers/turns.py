@@ -11,16 +11,17 @@ How (all numpy and onnxruntime, `VoiceEncoder` + `group_by_voice`):
 1. Each speech region is covered by windows of `window_s` (1.6 s, one partial of the encoder)
    every `hop_s` (0.4 s); a region shorter than a window is one window of what there is.
    Regions shorter than `min_embed_s` (0.4 s: a word or a breath) are not embedded at all.
-2. The windows are grouped with average linkage (`group_by_voice`, distance `threshold`), each
-   weighted by its seconds of audio. The groups hold at least one voice each but often more
-   than one group per voice (one per clip or mood of a speaker), plus small groups of windows
-   that straddle a change of speaker.
-3. Voices: the centres (mean embeddings) of the groups holding at least `min_speaker_s` of
-   speech are refined by k-means over all windows; with ``n_speakers="auto"`` centres closer
-   than `merge_distance` (cosine distance of the means) are joined, which decides how many
-   voices there are, preferring one voice too few to one too many; with an integer the largest
-   groups seed exactly that many centres, and `SpeakerTurns.n_found` and a warning tell when
-   the automatic count differs.
+2. Runs of up to 4 consecutive windows of a region (about 2.8 s) are averaged into units, and
+   the units grouped with average linkage (distance `threshold`, weighted by seconds). The
+   groups hold one voice each but often several groups per voice (one per clip or mood of a
+   speaker), plus small groups that straddle a change of speaker.
+3. Voices. With ``n_speakers="auto"`` the centres (mean window embeddings) of the groups
+   holding at least `min_speaker_s` of speech are refined by spherical k-means over all windows,
+   and centres closer than `merge_distance` (cosine distance) are joined until none is: that
+   sets the number of voices, preferring one voice too few to one too many. With an integer,
+   k-means runs from several cuts of the unit tree (the largest groups at a few thresholds, or
+   the tree cut into n to n + 3 groups) and the start whose voices fit the windows best is kept;
+   `SpeakerTurns.n_found` and a warning tell when the automatic count differs.
 4. Every 10 ms of speech takes the voice whose centre is most similar to the mean embedding of
    the windows covering it, so a change of speaker inside a region (a gap too short for the
    detector) is placed within about `hop_s`. Runs shorter than `min_turn_s` (0.5 s) inside a
@@ -40,7 +41,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ser.speakers.clustering import group_by_voice
+from ser.speakers.clustering import average_linkage, cosine_distances, cut
 from ser.speakers.embedding import (
     SAMPLE_RATE, SpeakerError, VoiceEncoder, WindowPlan, check_signal, normalize_volume, unit_rows,
 )
@@ -48,7 +49,9 @@ from ser.speakers.embedding import (
 logger = logging.getLogger(__name__)
 
 CELL_S = 0.01
-TURN_THRESHOLD = 0.45  # average-linkage distance of the first grouping of windows; see docs/speakers.md
+TURN_THRESHOLD = 0.4  # average-linkage distance of the first grouping of windows; see docs/speakers.md
+UNIT_WINDOWS = 4  # consecutive windows averaged into one unit of the first grouping (~2.8 s)
+MAX_UNITS = 2000  # at most this many units (a 16 MB distance matrix); longer recordings get longer units
 MERGE_DISTANCE = 0.3  # voices whose centres are closer (cosine distance) are one; see docs/speakers.md
 
 
@@ -116,13 +119,13 @@ def speaker_turns(
     if not long_enough:
         return SpeakerTurns([Turn(a, b, "S1") for a, b in regions], 1, 1, ["speech too short to tell voices apart: all given to one voice"])
 
-    times, embeddings = _region_windows(encoder, signal, long_enough, window_s, hop_s)
+    times, embeddings, owner = _region_windows(encoder, signal, long_enough, window_s, hop_s)
     weights = np.minimum(times[:, 1] - times[:, 0], window_s)
-    groups = group_by_voice(embeddings, threshold, weights=weights).labels
-    centres = _voices(embeddings, weights, groups, "auto", merge_distance, min_speaker_s)
+    tree = _UnitTree.of(embeddings, weights, owner)
+    centres = _voices(embeddings, weights, tree.groups(threshold=threshold), "auto", merge_distance, min_speaker_s)
     n_found, warnings = centres.shape[0], []
     if not auto:
-        centres = _voices(embeddings, weights, groups, n_speakers, merge_distance, min_speaker_s)
+        centres = _best_voices(embeddings, weights, tree, n_speakers, threshold, merge_distance)
         if n_found != n_speakers:
             warnings.append(f"asked for {n_speakers} speakers; the voices suggest {n_found}")
 
@@ -178,28 +181,72 @@ def _clean_regions(regions, duration_s: float) -> list[tuple[float, float]]:
     return [(a, b) for a, b in merged]
 
 
-def _region_windows(encoder, signal, regions, window_s, hop_s) -> tuple[np.ndarray, np.ndarray]:
-    """Window times [n, 2] (seconds) and embeddings [n, 256] of all regions, one batch of partials."""
+def _region_windows(encoder, signal, regions, window_s, hop_s) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Window times [n, 2] (seconds), embeddings [n, 256] and region index [n] of all regions'
+    windows, in time order; the partials of all regions run in shared batches."""
     plans, offsets = [], []
     for a, b in regions:
         start, end = int(round(a * SAMPLE_RATE)), int(round(b * SAMPLE_RATE))
         plans.append(WindowPlan.of(normalize_volume(signal[start:end]), window_s, hop_s))
         offsets.append(start / SAMPLE_RATE)
     partials = encoder.embed_mels(np.concatenate([p.mels for p in plans]))
-    times, embeddings, first = [], [], 0
-    for plan, offset in zip(plans, offsets):
+    times, embeddings, owner, first = [], [], [], 0
+    for index, (plan, offset) in enumerate(zip(plans, offsets)):
         rows = plan.mels.shape[0]
         times.append(plan.times(offset))
         embeddings.append(plan.embeddings(partials[first : first + rows]))
+        owner.append(np.full(len(plan.spans), index))
         first += rows
-    return np.concatenate(times), np.concatenate(embeddings)
+    return np.concatenate(times), np.concatenate(embeddings), np.concatenate(owner)
+
+
+@dataclass(frozen=True)
+class _UnitTree:
+    """Average-linkage merges of "units": runs of up to `UNIT_WINDOWS` consecutive windows of one
+    region (about 3 s of speech), averaged. Units are less noisy than single windows, and keep
+    the distance matrix small (at most `MAX_UNITS` units: longer recordings get longer units)."""
+
+    unit_of: np.ndarray  # [n windows] unit index of each window
+    merges: np.ndarray  # average_linkage rows over the units
+
+    @classmethod
+    def of(cls, embeddings: np.ndarray, weights: np.ndarray, owner: np.ndarray) -> "_UnitTree":
+        per_unit = max(UNIT_WINDOWS, int(np.ceil(embeddings.shape[0] / MAX_UNITS)))
+        unit_of = np.zeros(embeddings.shape[0], dtype=np.int64)
+        count = 0
+        for region in np.unique(owner):
+            rows = np.flatnonzero(owner == region)
+            unit_of[rows] = count + np.arange(rows.shape[0]) // per_unit
+            count = int(unit_of[rows].max()) + 1
+        sums = np.zeros((count, embeddings.shape[1]))
+        np.add.at(sums, unit_of, embeddings * weights[:, None])
+        unit_weights = np.bincount(unit_of, weights=weights)
+        return cls(unit_of, average_linkage(cosine_distances(sums), unit_weights))
+
+    def groups(self, threshold: float | None = None, count: int | None = None) -> np.ndarray:
+        """Window groups [n] at a distance threshold, or cut into `count` groups."""
+        n_units = self.merges.shape[0] + 1
+        if count is not None:
+            n_merges = n_units - min(count, n_units)
+        else:
+            n_merges = int(np.searchsorted(self.merges[:, 2], threshold, side="right"))
+        return cut(self.merges, n_units, n_merges)[self.unit_of]
+
+
+def _best_voices(embeddings, weights, tree: _UnitTree, n_speakers: int, threshold: float, merge_distance: float) -> np.ndarray:
+    """`n_speakers` centres: k-means started from several cuts of the unit tree, the start whose
+    result fits the windows best kept (largest weighted similarity of windows to their centre).
+    One start is not enough: its largest groups can all be one speaker's moods."""
+    starts = [tree.groups(threshold=t) for t in sorted({threshold, 0.3, 0.35, 0.4, 0.5})]
+    starts += [tree.groups(count=k) for k in range(n_speakers, n_speakers + 4)]
+    results = [_voices(embeddings, weights, groups, n_speakers, merge_distance, 0.0) for groups in starts]
+    complete = [c for c in results if c.shape[0] == n_speakers] or results
+    return max(complete, key=lambda c: float(weights @ np.max(embeddings @ c.T, axis=1)))
 
 
 def _voices(embeddings, weights, groups, n_speakers, merge_distance, min_speaker_s) -> np.ndarray:
     """Unit centres [k, 256] of the voices, from window embeddings [n, 256], their weights [n]
     (seconds) and groups [n] (see the module docstring, step 3)."""
-    if n_speakers != "auto" and groups.max() + 1 < n_speakers:  # fewer groups than asked: finer ones
-        groups = group_by_voice(embeddings, n_groups=min(n_speakers, embeddings.shape[0]), weights=weights).labels
     totals = np.bincount(groups, weights=weights)
     order = np.argsort(-totals, kind="stable")
     if n_speakers == "auto":
