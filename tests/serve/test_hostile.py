@@ -286,3 +286,27 @@ def test_a_body_nobody_reads_cannot_trickle_for_ever(server):
         reply += piece
     assert reply.startswith(b"HTTP/1.1 405") and b"method_not_allowed" in reply  # answered at once, in JSON
     assert 5.5 < time.monotonic() - started < 9  # closed at the body deadline (upload_timeout_s 5 + 1)
+
+
+def test_a_live_stream_outlives_the_http_deadlines(server, caplog):
+    # 7 s of audio at real-time pace: past the body deadline (upload_timeout_s 5 + 1) of the
+    # HTTP request that opened it, which must not apply to the WebSocket it became.
+    import numpy as np
+    from websockets.sync.client import connect as ws_connect
+
+    chunk = np.zeros(1600, "<i2").tobytes()
+    with ws_connect(server.replace("http", "ws") + "/v1/stream") as ws:
+        assert json.loads(ws.recv())["type"] == "ready"
+        started = time.monotonic()
+        for i in range(70):
+            ws.send(chunk)
+            time.sleep(max(0.0, started + (i + 1) * 0.1 - time.monotonic()))
+        ws.send('{"type": "end"}')
+        replies = []
+        while True:
+            reply = json.loads(ws.recv(timeout=10))
+            replies.append(reply["type"])
+            if reply["type"] != "update":
+                break
+    assert replies[-1] == "end" and replies.count("update") >= 6
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]

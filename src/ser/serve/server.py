@@ -152,6 +152,7 @@ def guarded_protocols(guard: ConnectionGuard) -> tuple[type, type]:
             self._counted = False
             self._timer: asyncio.TimerHandle | None = None
             self._phase: str | None = None  # "headers" or "body" while the client sends them
+            self._upgraded = False
             self._protocol_error = ""
             next_event = self.conn.next_event
 
@@ -194,6 +195,7 @@ def guarded_protocols(guard: ConnectionGuard) -> tuple[type, type]:
                 self._watch()
 
         def handle_websocket_upgrade(self, event: h11.Request) -> None:
+            self._upgraded = True  # the transport is the WebSocket protocol's now: no more deadlines here
             self._set_deadline(None)
             self._counted = False  # the WebSocket protocol gives the place back when it closes
             super().handle_websocket_upgrade(event)
@@ -209,6 +211,8 @@ def guarded_protocols(guard: ConnectionGuard) -> tuple[type, type]:
             """Keep the deadline of the phase the client is in: sending headers, then a body."""
             state = self.conn.their_state
             phase = "headers" if state is h11.IDLE else "body" if state is h11.SEND_BODY else None
+            if self._upgraded:
+                phase = None
             if phase != self._phase:
                 self._set_deadline(phase)
 
@@ -229,7 +233,7 @@ def guarded_protocols(guard: ConnectionGuard) -> tuple[type, type]:
                 code, message = "header_timeout", f"the request's headers did not arrive within {guard.header_timeout_s:g} s"
             else:  # a body nobody reads (the app answered without it) still may not trickle in for ever
                 code, message = "upload_timeout", f"the request's body did not arrive within {guard.body_timeout_s:g} s"
-            if phase == "headers" or not self.cycle.response_started:  # else the app has answered already
+            if phase == "headers" or (self.cycle is not None and not self.cycle.response_started):  # else answered
                 self.transport.write(json_response(408, "Request Timeout", code, message))
             self.transport.close()
 
