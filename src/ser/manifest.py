@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Iterable
 
 from ser.errors import CorpusError
+from ser.files import atomic_write
 
 COLUMNS: tuple[str, ...] = (
     "path",
@@ -115,20 +115,13 @@ def write_manifest(rows: Iterable[Utterance], path: str | os.PathLike) -> Path:
             if key not in extra_columns and key not in COLUMNS:
                 extra_columns.append(key)
     header = list(COLUMNS) + extra_columns
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".csv", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(header)
-            for row in rows:
-                values = [row.get(c) if c != "duration" else _fmt_duration(row.duration) for c in COLUMNS]
-                values += [row.extra.get(c, "") for c in extra_columns]
-                writer.writerow(values)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for row in rows:
+            values = [row.get(c) if c != "duration" else _fmt_duration(row.duration) for c in COLUMNS]
+            values += [row.extra.get(c, "") for c in extra_columns]
+            writer.writerow(values)
     return path
 
 

@@ -8,9 +8,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from ser.errors import SerError
@@ -367,15 +365,9 @@ def _plot(args) -> int:
 
 def _save(fig, path: Path) -> Path:
     """Write the figure as PNG; the file appears whole or not at all."""
-    fd, tmp = tempfile.mkstemp(prefix=".plot-", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from ser.figures import save_png
+
+    return save_png(fig, path, dpi=100, tight=False)
 
 
 # --------------------------------------------------------------------------------------------
