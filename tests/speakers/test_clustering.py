@@ -84,3 +84,18 @@ def test_weights_count_members_in_the_mean_distance():
 def test_bad_input_is_a_clear_error(kwargs, message):
     with pytest.raises(SpeakerError, match=message):
         group_by_voice(**kwargs)
+
+
+def test_group_clips_puts_each_voice_together():
+    from ser.speakers import group_clips
+    from speaker_helpers import voice
+
+    # Two clips of each of two actors (a man and a woman): halves of their example clips.
+    clips = []
+    for actor in (3, 10):
+        signal = voice(actor)
+        clips += [signal[: signal.shape[0] // 2], signal[signal.shape[0] // 2 :]]
+    grouping = group_clips(clips)
+    assert grouping.labels.tolist() == [0, 0, 1, 1]
+    with pytest.raises(SpeakerError, match="no clips"):
+        group_clips([])

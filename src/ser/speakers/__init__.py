@@ -2,7 +2,8 @@
 
     >>> from ser.speakers import VoiceEncoder, group_by_voice, speaker_turns
     >>> encoder = VoiceEncoder.from_pretrained()
-    >>> grouping = group_by_voice(encoder.embed_batch(clips))          # clips: 16 kHz signals
+    >>> grouping = group_by_voice(encoder.embed_batch(clips))          # clips: 16 kHz speech
+    >>> grouping = group_clips(clips)                                  # the same, in one call
     >>> result = speaker_turns(signal, speech_regions, n_speakers="auto")
     >>> result.turns[0]
     Turn(start_s=0.31, end_s=2.9, speaker='S1')
@@ -10,10 +11,11 @@
 numpy and onnxruntime only (no torch, scipy or scikit-learn); see docs/speakers.md.
 """
 
-from ser.speakers.clustering import DEFAULT_THRESHOLD, Grouping, group_by_voice
-from ser.speakers.embedding import SpeakerError, VoiceEncoder
+from ser.speakers.clustering import DEFAULT_THRESHOLD, Grouping, group_by_voice, group_clips
+from ser.speakers.embedding import SpeakerError, VoiceEncoder, shared_encoder
 from ser.speakers.turns import SpeakerTurns, Turn, speaker_turns
 
 __all__ = [
-    "DEFAULT_THRESHOLD", "Grouping", "SpeakerError", "SpeakerTurns", "Turn", "VoiceEncoder", "group_by_voice", "speaker_turns",
+    "DEFAULT_THRESHOLD", "Grouping", "SpeakerError", "SpeakerTurns", "Turn", "VoiceEncoder",
+    "group_by_voice", "group_clips", "shared_encoder", "speaker_turns",
 ]

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
-from ser.speakers.embedding import SpeakerError
+from ser.speakers.embedding import SpeakerError, VoiceEncoder, shared_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -147,3 +148,23 @@ def group_by_voice(
         logger.warning("asked for %d groups of %d embeddings: %d groups", n_groups, n, n)
     labels = cut(merges, n, n - wanted)
     return Grouping(labels=labels, n_groups=wanted, n_found=n_found)
+
+
+def group_clips(
+    signals: Sequence[np.ndarray],
+    threshold: float = DEFAULT_THRESHOLD,
+    n_groups: int | None = None,
+    *,
+    encoder: VoiceEncoder | None = None,
+) -> Grouping:
+    """Group clips by voice: `VoiceEncoder.embed_batch` of each clip, then `group_by_voice`.
+
+    signals : 16 kHz mono float signals holding **speech only** (cut each clip to its speech
+        regions first; a clip without speech has no voice to group and should be left out, as
+        silence and noise embed as a "voice" of their own).
+    encoder : default the shipped encoder, loaded once per process.
+    """
+    if len(signals) == 0:
+        raise SpeakerError("signals: no clips to group")
+    embeddings = (encoder or shared_encoder()).embed_batch(list(signals))
+    return group_by_voice(embeddings, threshold, n_groups)

@@ -269,6 +269,19 @@ class WindowPlan:
         return unit_rows(np.stack([partials[rows].mean(axis=0) for rows in self.members]))
 
 
+_SHARED: VoiceEncoder | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_encoder() -> VoiceEncoder:
+    """The shipped encoder, loaded once per process (its calls are serialised, so threads may share it)."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = VoiceEncoder.from_pretrained()
+        return _SHARED
+
+
 def default_model_path() -> Path:
     """The shipped ONNX voice encoder inside the installed package."""
     return Path(str(resources.files("ser") / "pretrained" / "speaker" / "model.onnx"))

@@ -43,7 +43,7 @@ import numpy as np
 
 from ser.speakers.clustering import average_linkage, cosine_distances, cut
 from ser.speakers.embedding import (
-    SAMPLE_RATE, SpeakerError, VoiceEncoder, WindowPlan, check_signal, normalize_volume, unit_rows,
+    SAMPLE_RATE, SpeakerError, VoiceEncoder, WindowPlan, check_signal, normalize_volume, shared_encoder, unit_rows,
 )
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def speaker_turns(
     regions = _clean_regions(speech_regions, signal.shape[0] / SAMPLE_RATE)
     if not regions:
         return SpeakerTurns([], 0, 0)
-    encoder = encoder or _shared_encoder()
+    encoder = encoder or shared_encoder()
     long_enough = [r for r in regions if r[1] - r[0] >= min_embed_s]
     if not long_enough:
         return SpeakerTurns([Turn(a, b, "S1") for a, b in regions], 1, 1, ["speech too short to tell voices apart: all given to one voice"])
@@ -138,16 +138,6 @@ def speaker_turns(
     if not auto and n < n_speakers and n != n_found:
         warnings.append(f"only {n} voices could be told apart")
     return SpeakerTurns(turns, n, n if auto else n_found, warnings)
-
-
-_ENCODER: VoiceEncoder | None = None
-
-
-def _shared_encoder() -> VoiceEncoder:
-    global _ENCODER
-    if _ENCODER is None:
-        _ENCODER = VoiceEncoder.from_pretrained()
-    return _ENCODER
 
 
 def _check_count(n_speakers) -> bool:
