@@ -130,7 +130,8 @@ def main() -> int:
                 totals[name] += score(regions, spans, duration)
         for name, (false_s, gap_s, missed) in totals.items():
             rows.append((kind, name, false_s / gap_s, missed / n_clips))
-            print(f"{kind:>16} {name:>6}: false speech {false_s / gap_s:6.1%} of gap time, missed {missed / n_clips:6.1%} of clips", flush=True)
+            print(f"{kind:>16} {name:>6}: false speech {false_s / gap_s:6.1%} of gap time, "
+                  f"missed {missed / n_clips:6.1%} of clips", flush=True)
     table = ["| background in the gaps | detector | false speech (share of gap time) | clips missed |", "|---|---|---|---|"]
     table += [f"| {kind} | {name} | {false:.1%} | {missed:.1%} |" for kind, name, false, missed in rows]
     speed = {name: audio_s / max(seconds, 1e-9) for name, seconds in cost.items()}

@@ -14,7 +14,10 @@ FEMALE, MALE = "03-01-03-02-01-01-02", "03-01-04-02-02-01-03"  # actors 02 and 0
 
 
 def _conversation(turns: int = 6, gap_s: float = 0.5) -> tuple[np.ndarray, list[str]]:
-    voices = [load(EXAMPLES / f"{FEMALE}.flac")[int(0.7 * SR) : -int(0.5 * SR)], load(EXAMPLES / f"{MALE}.flac")[int(0.8 * SR) : -int(0.5 * SR)]]
+    voices = [
+        load(EXAMPLES / f"{FEMALE}.flac")[int(0.7 * SR) : -int(0.5 * SR)],
+        load(EXAMPLES / f"{MALE}.flac")[int(0.8 * SR) : -int(0.5 * SR)],
+    ]
     parts, order = [], []
     for k in range(turns):
         parts += [voices[k % 2], np.zeros(int(gap_s * SR), np.float32)]
@@ -41,7 +44,8 @@ def test_two_voices_alternate(adaptive):
     assert all(sum(v["emotions"].values()) == pytest.approx(1, abs=1e-3) for v in summary["speakers"].values())
     # Each voice is judged against its own mean (the default with speakers on an adaptable model).
     plain = adaptive.timeline(signal, sr=SR, speakers="auto", adapt=False)
-    assert any(a.scores != pytest.approx(b.scores, abs=1e-6) for a, b in zip(speech, [s for s in plain.segments if s.kind == "speech"]))
+    plain_speech = [s for s in plain.segments if s.kind == "speech"]
+    assert any(a.scores != pytest.approx(b.scores, abs=1e-6) for a, b in zip(speech, plain_speech))
     assert json.loads(json.dumps(timeline.to_dict()))["segments"][1]["speaker"] == "S1"
 
 
