@@ -95,6 +95,7 @@ def _filters_t() -> np.ndarray:
 # Most frames per mel-projection product: larger products wake OpenBLAS's thread pool, which
 # costs far more than the product itself on a busy machine (see ser.features.logmel).
 _MEL_CHUNK = 16
+_FFT_BLOCK = 2048  # frames per FFT (20 s of audio, ~7 MB of spectrum)
 
 
 def mel_power(signal: np.ndarray) -> np.ndarray:
@@ -105,11 +106,12 @@ def mel_power(signal: np.ndarray) -> np.ndarray:
     """
     padded = np.pad(np.asarray(signal, dtype=np.float32), N_FFT // 2)
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
-    spectrum = np.fft.rfft(frames * _window(), axis=-1)
-    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
-    mel = np.empty((power.shape[0], N_MELS), dtype=np.float32)
-    for start in range(0, power.shape[0], _MEL_CHUNK):
-        np.matmul(power[start : start + _MEL_CHUNK], _filters_t(), out=mel[start : start + _MEL_CHUNK])
+    mel = np.empty((frames.shape[0], N_MELS), dtype=np.float32)
+    for block in range(0, frames.shape[0], _FFT_BLOCK):  # bounded memory for long signals
+        spectrum = np.fft.rfft(frames[block : block + _FFT_BLOCK] * _window(), axis=-1)
+        power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+        for start in range(0, power.shape[0], _MEL_CHUNK):
+            np.matmul(power[start : start + _MEL_CHUNK], _filters_t(), out=mel[block + start : block + start + _MEL_CHUNK])
     return mel
 
 

@@ -280,12 +280,15 @@ def _label_region(a, b, times, embeddings, centres, min_turn_s) -> list[tuple[fl
     n_cells = max(1, int(round((b - a) / CELL_S)))
     first = np.clip(np.round((times[:, 0] - a) / CELL_S).astype(int), 0, n_cells - 1)
     last = np.clip(np.round((times[:, 1] - a) / CELL_S).astype(int), first + 1, n_cells)
-    # Each cell: the sum of the embeddings of the windows covering it (cumulative sums of +/- at edges).
-    edges = np.zeros((n_cells + 1, embeddings.shape[1]))
-    np.add.at(edges, first, embeddings)
-    np.add.at(edges, last, -embeddings)
+    # Each cell: the mean similarity to each voice of the windows covering it, by cumulative sums
+    # of +/- at window edges ([cells, voices]: small however long the region). Its argmax is the
+    # voice most similar to the cell's mean window embedding.
+    scores = embeddings @ centres.T
+    edges = np.zeros((n_cells + 1, scores.shape[1] + 1))
+    np.add.at(edges, first, np.hstack([scores, np.ones((scores.shape[0], 1))]))
+    np.add.at(edges, last, -np.hstack([scores, np.ones((scores.shape[0], 1))]))
     cover = np.cumsum(edges[:-1], axis=0)
-    similarity = unit_rows(cover) @ centres.T  # [cells, voices]
+    similarity = cover[:, :-1] / np.maximum(cover[:, -1:], 1.0)  # [cells, voices]
     cells = np.argmax(similarity, axis=1)
     cells = _absorb_short_runs(cells, similarity, int(round(min_turn_s / CELL_S)))
     change = np.flatnonzero(np.diff(cells)) + 1
