@@ -14,6 +14,7 @@ at most 500 MB for a 3-hour file, whatever the container.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -94,8 +95,9 @@ class _AacWriter:
 
 def measure(path: Path, *options: str) -> dict:
     """Peak RSS (MB) and wall time (s) of one `ser predict` process on `path`."""
+    # --max-duration above 3 hours: AAC's priming makes a 3-hour M4A decode a few ms longer.
     command = ["/usr/bin/time", "-v", str(REPO / ".venv" / "bin" / "ser"), "predict", str(path), "--format", "json",
-               "-o", str(OUT / "out.jsonl"), *options]
+               "-o", str(OUT / "out.jsonl"), "--max-duration", "11000", *options]
     started = time.time()
     result = subprocess.run(command, capture_output=True, text=True)
     wall = time.time() - started
@@ -110,9 +112,12 @@ def main() -> int:
     parser.add_argument("--minutes", default="1,10,60,180")
     parser.add_argument("--datasets", default=str(REPO.parent / "shared" / "datasets"))
     parser.add_argument("--no-write", action="store_true", help="print only; leave speed.md as it is")
+    parser.add_argument("--redo", action="store_true", help="measure again the rows already in runs/memory/results.json")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     sources = clips(Path(args.datasets))
+    results_file = OUT / "results.json"
+    done = {} if args.redo or not results_file.exists() else json.loads(results_file.read_text())
     rows = []
     for minutes in [float(m) for m in args.minutes.split(",")]:
         kinds = [("FLAC 16 kHz mono", ".flac", SR, 1)]
@@ -124,7 +129,11 @@ def main() -> int:
                 print(f"writing {path.name}", flush=True)
                 write_recording(path, minutes, sources, rate, channels)
             for mode, options in (("whole file", ()), ("--timeline", ("--timeline",))):
-                m = measure(path, *options)
+                key = f"{minutes:g}|{name}|{mode}"
+                if key not in done:  # a finished row is kept, so an interrupted run resumes
+                    done[key] = measure(path, *options)
+                    results_file.write_text(json.dumps(done, indent=1))
+                m = done[key]
                 speed = minutes * 60 / m["wall_s"]
                 rows.append((minutes, name, mode, m["peak_mb"], m["wall_s"], speed))
                 print(f"{minutes:g} min {name} {mode}: peak {m['peak_mb']:.0f} MB, {m['wall_s']:.1f} s ({speed:.0f}x real time)", flush=True)
