@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -144,7 +145,9 @@ def main() -> int:
         f"`python benchmarks/memory.py` on {cpu_name()}, {time.strftime('%Y-%m-%d')}: one `ser predict` process per row "
         "(the shipped model, 2 cores), peak resident memory from `/usr/bin/time -v`. The recordings are real speech "
         "with 1-3 s of faint noise (-55 dBFS) between utterances. Files are decoded in blocks, speech is found "
-        "in one pass and judged in a second, so memory does not grow with length (goal: <= 500 MB for 3 hours).\n\n"
+        "in one pass and judged in a second, so memory does not grow with length (goal: <= 500 MB for 3 hours). "
+        f"Load average when written: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; on a shared machine the "
+        "times are not speed figures (those are above).\n\n"
         + "\n".join(table) + f"\n{END}"
     )
     print(section)
