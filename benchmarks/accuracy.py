@@ -6,6 +6,7 @@
     python benchmarks/accuracy.py cross-corpus                           # leave one corpus out
     python benchmarks/accuracy.py learning-curve                         # fewer training speakers
     python benchmarks/accuracy.py adapt --copies 0                       # speaker-centred prediction
+    python benchmarks/accuracy.py int8 --float-model runs/default-float  # int8 against float, both modes
     python benchmarks/accuracy.py report                                 # writes benchmarks/accuracy.md
 
 The shipped weights have heard every speaker here, so they cannot be scored on these corpora.
@@ -634,6 +635,24 @@ def adapt_section(results, copies: int, refit: bool = False) -> str:
     return "\n".join(lines)
 
 
+def int8(args) -> None:
+    """How closely an int8 folder follows its float folder, single clips and adapted to each speaker.
+
+    A seeded sample of `--clips` clips of the recipe's corpora (training speakers of the shipped
+    model: this measures the change quantisation makes, not accuracy); each clip's speaker is
+    its group for the adapted mode.
+    """
+    from ser.audio import load as load_audio
+    from ser.export.quantize import agreement
+
+    recipe = _recipe(args.config)
+    rows = load(recipe)[0]
+    chosen = sorted(np.random.default_rng(0).choice(len(rows), size=min(args.clips, len(rows)), replace=False))
+    result = agreement(args.float_model, args.model, [load_audio(rows[i].path) for i in chosen],
+                       [rows[i].speaker for i in chosen])
+    print(json.dumps(result, indent=2))
+
+
 def report(args) -> None:
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
@@ -852,6 +871,10 @@ def main() -> int:
     ad.add_argument("--shrinkage", type=float, default=2.0, help="k of the shrunk speaker mean")
     ad.add_argument("--copies", type=int, default=None, help="augmented copies per training clip (default: the recipe's)")
     ad.add_argument("--refit", action="store_true", help="refit the head on training + validation speakers once C and T are chosen")
+    q = sub.add_parser("int8", help="label agreement of an int8 model folder with its float folder (single and adapted)")
+    q.add_argument("--model", default=str(REPO / "src/ser/pretrained/default"))
+    q.add_argument("--float-model", default=str(REPO / "runs/default-float"))
+    q.add_argument("--clips", type=int, default=400)
     rep = sub.add_parser("report", help="write benchmarks/accuracy.md from the fold results")
     rep.add_argument("--output", default=str(REPO / "benchmarks/accuracy.md"))
     args = parser.parse_args()
@@ -865,6 +888,8 @@ def main() -> int:
         learning_curve(args)
     elif args.action == "adapt":
         adapt(args)
+    elif args.action == "int8":
+        int8(args)
     else:
         report(args)
     return 0
