@@ -62,6 +62,7 @@ GOALS = {"phone": 0.06}  # largest UA drop allowed; 0.03 for the others
 HEADS = {
     "none": "clean training clips only",
     "classic": "+ classic augmented copies (stretch, pitch, shift, reverb, gain +-6 dB, noise; p 0.5)",
+    "recordings+trimmed": "clean training clips trimmed to their detected speech (`vad.trim_to_speech`) + the `recordings` copies",
     "recordings": "+ copies with `AugmentConfig.recordings()` (classic + SNR noise, padding, phone/MP3/Opus, gain +-12 dB)",
 }
 
@@ -111,8 +112,9 @@ def speech_spans():
     return spans
 
 
-def pooled_model(recipe):
-    """``signal -> [d]`` float32: the recipe's pooled encoder features of one clip (encoder loaded on first use)."""
+def pooled_model(recipe, layers=None):
+    """``signal -> [d]`` float32: the recipe's pooled encoder features of one clip (encoder loaded
+    on first use); `layers` other than the recipe's give `pooled_features`' cached layout."""
     import torch
 
     from ser.features.logmel import log_mel_spectrogram
@@ -123,7 +125,8 @@ def pooled_model(recipe):
 
     def pooled(signal: np.ndarray) -> np.ndarray:
         if not model:
-            model.append(PooledWhisper(load_whisper_encoder(recipe.encoder), recipe.layers, recipe.stats).eval())
+            model.append(PooledWhisper(load_whisper_encoder(recipe.encoder), layers or recipe.layers,
+                                       ("mean", "std") if layers else recipe.stats).eval())
         with torch.inference_mode():
             return model[0](torch.from_numpy(log_mel_spectrogram(signal))[None])[0].numpy()
 
@@ -167,6 +170,19 @@ def judged(model, pieces: list[np.ndarray]) -> np.ndarray:
             probs = model.predict_proba(clip[:, :-1])
             out[k] = model.classes_[int(np.argmax(clip[:, -1] @ probs))]
     return out
+
+
+def trimmed_features(rows, recipe) -> np.ndarray:
+    """Pooled features ``[n, d]`` of every clip trimmed to its detected speech (`vad.trim_to_speech`,
+    what the Recognizer judges), in the cache benchmarks share (runs/trim computed it first)."""
+    from ser.inference.vad import trim_to_speech
+    from ser.training.default_model import _CACHE_LAYERS, select_features
+
+    pooled = pooled_model(recipe, _CACHE_LAYERS)
+    arrays = encoded(rows, recipe, lambda s: pooled(trim_to_speech(s)),
+                     "whisper-tiny-en-pooled-l01234-meanstd-trimmed-v1", "trimmed clips")
+    cached = np.stack(arrays).reshape(len(rows), 2, len(_CACHE_LAYERS), -1).astype(np.float32)
+    return select_features(cached, recipe.layers, recipe.stats)
 
 
 def clean_features(rows, recipe) -> np.ndarray:
@@ -222,19 +238,26 @@ def run(args) -> None:
     copied = np.sort(np.random.default_rng(args.seed).choice(len(rows), int(args.copy_share * len(rows)), replace=False))
     position = {int(i): k for k, i in enumerate(copied)}
     copies = {head: whole_clips([rows[i] for i in copied], recipe, augmenter(head), f"robustness-copy-{head}-v1", f"copy ({head})")
-              for head in args.heads.split(",") if head != "none"}
+              for head in {h.removesuffix("+trimmed") for h in args.heads.split(",")} - {"none"}}
     results = {"sample": sample.tolist(), "per_corpus": args.per_corpus, "seed": args.seed,
                "copy_share": args.copy_share, "heads": {}}
+    if (OUT / "results.json").exists():  # heads of an earlier run on the same sample are kept
+        earlier = json.loads((OUT / "results.json").read_text())
+        if all(earlier.get(k) == v for k, v in results.items() if k != "heads"):
+            results["heads"] = earlier["heads"]
+    trimmed = trimmed_features(rows, recipe) if any(h.endswith("+trimmed") for h in args.heads.split(",")) else None
     for head in args.heads.split(","):
         predictions = {f"{name}{'+vad' if vad else ''}": np.zeros(len(sample), int) for name, vad in tests}
         chosen_c = {}
         for f in sorted(set(fold)):
             t = time.time()
             train, val = fold_sides(f, fold, speakers)
-            x_fit, y_fit = x[train], y[train]
-            if head != "none":
+            # "+trimmed": the clean training clips trimmed to their speech, as the Recognizer judges.
+            x_fit, y_fit = (trimmed if head.endswith("+trimmed") else x)[train], y[train]
+            augmentation = head.removesuffix("+trimmed")
+            if augmentation != "none":
                 with_copy = [i for i in train if i in position]
-                x_fit = np.concatenate([x_fit, copies[head][[position[i] for i in with_copy]]])
+                x_fit = np.concatenate([x_fit, copies[augmentation][[position[i] for i in with_copy]]])
                 y_fit = np.concatenate([y_fit, y[with_copy]])
             chosen_c[int(f)], model = fitted_head(f"{head}-fold{f}-c{args.c}-share{args.copy_share}",
                                                   lambda: best_probe(x_fit, y_fit, x[val], y[val], args.c))
@@ -285,6 +308,24 @@ def gap_interval(true, clean, other, seed: int = 0, draws: int = 1000) -> tuple[
         i = rng.integers(0, len(true), len(true))
         gaps.append(ua(true[i], other[i]) - ua(true[i], clean[i]))
     return float(np.percentile(gaps, 2.5)), float(np.percentile(gaps, 97.5))
+
+
+def summary(results: dict, true: np.ndarray) -> list[str]:
+    """Markdown lines: UA (gap to clean) of every head and judging mode side by side, per condition."""
+    columns = [(head, vad) for head, data in results["heads"].items() for vad in ("", "+vad")
+               if f"clean{vad}" in data["predictions"]]
+    lines = ["## Summary: UA (gap to clean)", "",
+             "| condition | " + " | ".join(f"{head}{', speech only (VAD)' if vad else ', whole clip'}" for head, vad in columns) + " |",
+             "|---|" + "---|" * len(columns)]
+    for name in CONDITIONS:
+        cells = []
+        for head, vad in columns:
+            predictions = results["heads"][head]["predictions"]
+            score = ua(true, np.array(predictions[f"{name}{vad}"]))
+            gap = score - ua(true, np.array(predictions[f"clean{vad}"]))
+            cells.append(f"{score:.3f}" + ("" if name == "clean" else f" ({gap:+.3f})"))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def timing(args) -> None:
@@ -355,6 +396,7 @@ def report(args) -> None:
         "the clean ones are benchmarks/accuracy.py's), `python benchmarks/robustness.py timing`, then `report`.",
         "",
     ]
+    lines += summary(results, true)
     for head, data in results["heads"].items():
         predictions = {k: np.array(v) for k, v in data["predictions"].items()}
         lines += [f"## Head trained on {HEADS.get(head, head)}", ""]

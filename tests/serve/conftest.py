@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from serve_helpers import EXAMPLES, export_tiny, real_speech, wav_bytes, write_config
+from serve_helpers import EXAMPLES, export_tiny, real_speech, wav_bytes, write_adaptable_model, write_config
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +33,29 @@ def client(recognizer):
     from ser.serve.app import ServeConfig, create_app
 
     with TestClient(create_app(recognizer, config=ServeConfig())) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def adaptable_recognizer(tmp_path_factory):
+    """A tiny adaptable model (its graph outputs an embedding; a speaker-centred head)."""
+    from ser.inference.recognizer import Recognizer
+
+    directory = tmp_path_factory.mktemp("adaptable_model")
+    write_adaptable_model(directory)
+    recognizer = Recognizer.from_pretrained(directory)
+    assert recognizer.can_adapt
+    return recognizer
+
+
+@pytest.fixture(scope="session")
+def adaptable_client(adaptable_recognizer):
+    """A TestClient over an app serving the adaptable model with the default limits."""
+    from fastapi.testclient import TestClient
+
+    from ser.serve.app import ServeConfig, create_app
+
+    with TestClient(create_app(adaptable_recognizer, config=ServeConfig())) as test_client:
         yield test_client
 
 

@@ -15,12 +15,13 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "inference"))
-from inference_helpers import LABELS, SR, export_tiny, real_speech, write_config  # noqa: E402
+from inference_helpers import LABELS, SR, export_tiny, real_speech, write_adaptable_model, write_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 
-__all__ = ["LABELS", "SR", "EXAMPLES", "REPO", "wav_bytes", "real_speech", "export_tiny", "write_config", "running_server"]
+__all__ = ["LABELS", "SR", "EXAMPLES", "REPO", "wav_bytes", "real_speech", "export_tiny", "write_config",
+           "write_adaptable_model", "running_server"]
 
 
 def wav_bytes(signal: np.ndarray, sr: int = SR, subtype: str = "PCM_16", format: str = "WAV") -> bytes:

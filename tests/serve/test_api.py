@@ -465,7 +465,7 @@ def test_openapi_schema(client):
     assert {"multipart/form-data", "application/octet-stream", "audio/*"} <= set(predict["requestBody"]["content"])
     assert predict["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/PredictionBody")
     assert {"400", "408", "413", "415", "422", "503"} <= set(predict["responses"])
-    assert {q["name"] for q in predict["parameters"]} == {"timeline", "vad", "window", "hop"}
+    assert {q["name"] for q in predict["parameters"]} == {"timeline", "vad", "window", "hop", "speakers"}
     components = schema["components"]["schemas"]
     assert {"PredictionBody", "SegmentBody", "ErrorBody", "HealthBody", "ModelBody"} <= set(components)
     assert components["PredictionBody"]["required"] == ["label", "confidence", "scores", "duration_s", "speech_s"]

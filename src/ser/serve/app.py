@@ -1,10 +1,15 @@
 """The REST service and web page: ``create_app(recognizer)`` returns a FastAPI app.
 
     POST /v1/predict          audio (multipart field ``file``, or the raw body) -> emotion;
-                              ``?timeline=true`` adds the segments over time
+                              ``?timeline=true`` adds the segments over time, ``&speakers=auto``
+                              (or 1-10) names each segment's voice; the form field ``profile``
+                              (a speaker profile's JSON) judges the audio against that voice
+    POST /v1/enroll           clips of one person (multipart, one or more files) -> their
+                              speaker profile (JSON, never audio)
     GET  /v1/health           liveness, load and limits
     GET  /v1/model            the model's labels, version and model-card metrics
-    WS   /v1/stream           live PCM chunks in, one prediction per hop out
+    WS   /v1/stream           live PCM chunks in, one prediction per hop out; ``?adapt=true``
+                              judges each window against the session's own voice so far
     GET  /v1/examples         the example clips the page offers (``/examples/NAME`` serves each)
     GET  /model-card          the model card of the loaded model (Markdown)
     GET  /                    the web page (static/, no external resources)
@@ -41,8 +46,19 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ser.audio import MAX_PEAK, AudioError
+from ser.errors import ModelError
+from ser.inference.profile import ProfileError, SpeakerProfile
 from ser.inference.recognizer import Recognizer
-from ser.serve.schemas import ErrorBody, ExampleBody, HealthBody, LimitsBody, ModelBody, PredictionBody, StreamParams
+from ser.serve.schemas import (
+    ErrorBody,
+    ExampleBody,
+    HealthBody,
+    LimitsBody,
+    ModelBody,
+    PredictionBody,
+    ProfileBody,
+    StreamParams,
+)
 from ser.serve.uploads import ApiError, ReceiveBudget, audio_error, read_upload
 from ser.serve.work import WorkQueue, lower_priority
 
@@ -56,6 +72,11 @@ _RAVDESS_EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", 
 _TECHNICAL_KEYS = {"format", "backend", "frontend", "onnx", "labels", "sample_rate", "temperature", "max_frames", "min_samples"}
 # WebSocket close codes (RFC 6455 and the IANA registry).
 WS_NORMAL, WS_UNSUPPORTED, WS_BAD_DATA, WS_POLICY, WS_TOO_BIG, WS_TRY_LATER = 1000, 1003, 1007, 1008, 1009, 1013
+# Voices ``?speakers=N`` may ask for: past a handful, clustering a single upload means little.
+MAX_SPEAKERS = 10
+# Clips one /v1/enroll form may hold (all of them within the upload size limit together).
+MAX_ENROLL_FILES = 32
+PROFILE_FIELD = "profile"
 
 
 @dataclass(frozen=True)
@@ -189,16 +210,45 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
         vad: bool = Query(True, description="timeline over detected speech segments (true) or sliding windows (false)"),
         window: float = Query(2.0, ge=0.5, le=30.0, description="sliding-window length in seconds (timeline with vad=false)"),
         hop: float = Query(1.0, ge=0.25, le=30.0, description="sliding-window step in seconds (timeline with vad=false)"),
+        speakers: Optional[str] = Query(
+            None,
+            description=f"with timeline=true: 'auto' or the number of voices (1-{MAX_SPEAKERS}); speech is cut where "
+            "the voice changes and every speech segment names its voice",
+        ),
     ) -> dict:
         """Send the audio as a multipart form (file field ``file``) or as the raw request body, in any
-        format ``ser.audio.load`` reads (WAV, FLAC, MP3, Ogg/Opus, M4A, WebM...)."""
+        format ``ser.audio.load`` reads (WAV, FLAC, MP3, Ogg/Opus, M4A, WebM...). A form may also
+        carry the text field ``profile``: a speaker profile from ``/v1/enroll``, to judge the
+        audio against that person's usual voice (adaptable models only)."""
+        voices = _speakers_option(speakers, timeline, vad)
         # Received whole before it takes a place: a slow client holds a connection, never a place.
         upload = await read_upload(
             request, config.max_upload_bytes, timeout_s=config.upload_timeout_s, idle_s=config.upload_idle_s, budget=receiving
         )
+        profile = _profile_field(upload.fields.get(PROFILE_FIELD), recognizer)
         async with work.admit():
-            options = {"timeline": timeline, "vad": vad, "window": window, "hop": hop}
+            options = {"timeline": timeline, "vad": vad, "window": window, "hop": hop, "speakers": voices, "speaker": profile}
             return await work.run(_predict_upload, uploads, upload.data, upload.name, options)
+
+    @app.post(
+        "/v1/enroll",
+        response_model=ProfileBody,
+        responses=errors,
+        summary="Make a speaker profile from unlabelled clips of one person",
+        openapi_extra={"requestBody": _ENROLL_BODY},
+    )
+    async def enroll(request: Request) -> dict:
+        """Send one or more clips of the same person as a multipart form (any file field names; or
+        one clip as the raw body). The answer is their profile: keep it, and send it back as the
+        ``profile`` field of ``/v1/predict``. Ordinary speech makes the best profile: one made only
+        of angry clips makes everything else look less angry."""
+        _check_can_adapt(recognizer)
+        upload = await read_upload(
+            request, config.max_upload_bytes, timeout_s=config.upload_timeout_s, idle_s=config.upload_idle_s,
+            budget=receiving, max_files=MAX_ENROLL_FILES,
+        )
+        async with work.admit():
+            return await work.run(_enroll_upload, uploads, upload.files)
 
     @app.get("/v1/health", response_model=HealthBody, summary="Liveness, current load and the limits")
     async def health() -> HealthBody:
@@ -293,11 +343,30 @@ def _add_offline_docs(app: FastAPI) -> None:
 
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
+_PROFILE_PROPERTY = {"type": "string", "description": "optional: a speaker profile's JSON text (from /v1/enroll)"}
 _REQUEST_BODY = {
     "required": True,
     "content": {
         "multipart/form-data": {
-            "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}
+            "schema": {
+                "type": "object",
+                "properties": {"file": _BINARY["schema"], PROFILE_FIELD: _PROFILE_PROPERTY},
+                "required": ["file"],
+            }
+        },
+        "application/octet-stream": _BINARY,
+        "audio/*": _BINARY,
+    },
+}
+_ENROLL_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "array", "items": _BINARY["schema"], "maxItems": MAX_ENROLL_FILES}},
+                "required": ["file"],
+            }
         },
         "application/octet-stream": _BINARY,
         "audio/*": _BINARY,
@@ -391,20 +460,100 @@ def _model_body(recognizer: Recognizer) -> ModelBody:
     )
 
 
+def _speakers_option(value: str | None, timeline: bool, vad: bool) -> str | int | None:
+    """``?speakers=`` as `Recognizer.timeline` takes it ("auto" or 1..`MAX_SPEAKERS`); None when absent.
+
+    Raises `ApiError`: 422 ``invalid_parameter`` for another value, 400 ``speakers_need_timeline``
+    without ``timeline=true``, 400 ``speakers_need_vad`` with ``vad=false`` (voices are told
+    apart within detected speech).
+    """
+    if value is None:
+        return None
+    text = value.strip().lower()
+    voices: str | int | None = "auto" if text == "auto" else (int(text) if text.isdigit() else None)
+    if voices is None or (isinstance(voices, int) and not 1 <= voices <= MAX_SPEAKERS):
+        raise ApiError(
+            422, "invalid_parameter", f"invalid request parameters (speakers: 'auto' or a whole number 1-{MAX_SPEAKERS} expected, got {value!r})"
+        )
+    if not timeline:
+        raise ApiError(400, "speakers_need_timeline", "speakers= names the voices of a timeline's segments: add timeline=true")
+    if not vad:
+        raise ApiError(400, "speakers_need_vad", "speakers= cuts turns within detected speech: it cannot be used with vad=false")
+    return voices
+
+
+def _check_can_adapt(recognizer: Recognizer) -> None:
+    if not recognizer.can_adapt:
+        raise ApiError(
+            422, "cannot_adapt",
+            "this server's model cannot adapt to a speaker (its graph outputs scores, not an embedding): "
+            "profiles and adapt=true need an adaptable model",
+        )
+
+
+def _profile_field(text: str | None, recognizer: Recognizer) -> SpeakerProfile | None:
+    """The speaker profile in the form field ``profile`` (None without one); `ApiError` 422
+    ``invalid_profile`` when it is not a profile's JSON, 422 ``cannot_adapt`` when the model
+    cannot use one. Whether it belongs to this model is checked when it is used."""
+    if text is None:
+        return None
+    _check_can_adapt(recognizer)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ApiError(422, "invalid_profile", f"{PROFILE_FIELD}: not JSON; send the JSON that /v1/enroll returns") from None
+    try:
+        return SpeakerProfile.from_dict(data, PROFILE_FIELD)
+    except ProfileError as exc:
+        raise ApiError(422, "invalid_profile", str(exc)) from None
+
+
+def _enroll_upload(recognizer: Recognizer, files: list[tuple[str, bytes]]) -> dict:
+    """The speaker profile of the uploaded clips (runs on a worker thread); a `ProfileBody`'s body.
+
+    `ApiError`: a clip's loader error (naming it), 422 ``no_speech`` when no clip holds speech.
+    """
+    try:
+        return recognizer.enroll([data for _, data in files]).to_dict()
+    except AudioError as exc:
+        raise audio_error(_named_error(recognizer, files) or exc) from None
+    except ProfileError as exc:
+        names = ", ".join(name for name, _ in files)
+        raise ApiError(422, "no_speech", f"{names}: {exc}") from None
+
+
+def _named_error(recognizer: Recognizer, files: list[tuple[str, bytes]]) -> AudioError | None:
+    """The loader error of the first file that fails, naming it (`Recognizer.enroll` takes no
+    names, so its own error says ``<bytes>``); decodes again, on this error path only."""
+    for name, data in files:
+        try:
+            recognizer.load(data, name=name)
+        except AudioError as exc:
+            return exc
+    return None
+
+
 def _predict_upload(recognizer: Recognizer, data: bytes, name: str, options: dict) -> dict:
     """Decode and predict one upload (runs on a worker thread); the body of a `PredictionBody`.
 
     The recognizer decodes the bytes in blocks (bounded memory whatever the length) and decides
     what is speech: without any, the label is None (JSON null) and its warnings say so; the
-    answer is still a 200. Its ``max_duration`` is the service's limit.
+    answer is still a 200. Its ``max_duration`` is the service's limit. ``options["speaker"]``
+    (a profile) that belongs to another model is a 422 ``invalid_profile``.
     """
+    speaker = options.get("speaker")
     try:
-        _, prediction = next(iter(recognizer.predict_files([data], names=[name], on_error="raise")))
+        _, prediction = next(iter(recognizer.predict_files([data], names=[name], on_error="raise", speaker=speaker)))
         timeline = None
         if options["timeline"]:
-            timeline = recognizer.timeline(data, window=options["window"], hop=options["hop"], vad=options["vad"])
+            timeline = recognizer.timeline(
+                data, window=options["window"], hop=options["hop"], vad=options["vad"],
+                speakers=options.get("speakers"), speaker=speaker,
+            )
     except AudioError as exc:
         raise audio_error(exc) from None
+    except ProfileError as exc:
+        raise ApiError(422, "invalid_profile", f"{PROFILE_FIELD}: {exc}") from None
     # ser.audio refuses samples far past full scale and audio that resamples to nothing; this is
     # the last guard, for whatever else could make the model's scores overflow.
     if not np.isfinite(list(prediction.scores.values())).all():
@@ -413,6 +562,8 @@ def _predict_upload(recognizer: Recognizer, data: bytes, name: str, options: dic
     if timeline is not None:
         timeline_body = timeline.to_dict()
         body["segments"], body["summary"] = timeline_body["segments"], timeline_body["summary"]
+        # e.g. fewer voices found than asked for
+        body["warnings"] = list(body.get("warnings", [])) + list(timeline_body.get("warnings", []))
     return body
 
 
@@ -420,7 +571,8 @@ async def _serve_stream(websocket: WebSocket, recognizer: Recognizer, work: Work
     """One live stream.
 
     Query parameters (`StreamParams`): ``sample_rate``, ``format`` (int16 | float32), ``window``,
-    ``hop``. The server first sends ``{"type": "ready", ...}``; then each binary message is
+    ``hop``, ``adapt`` (a running profile of the session's speech; each update's prediction then
+    says ``adaptation``). The server first sends ``{"type": "ready", ...}``; then each binary message is
     little-endian mono PCM, answered by one ``{"type": "update", ...}`` per completed window
     (`ser.inference.stream.StreamUpdate.to_dict`); the text message ``{"type": "end"}`` flushes
     the last window, sends ``{"type": "end", "duration_s"}`` and closes. A problem sends
@@ -432,7 +584,14 @@ async def _serve_stream(websocket: WebSocket, recognizer: Recognizer, work: Work
         where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         await _ws_error(websocket, WS_POLICY, "invalid_parameter", f"invalid stream parameters ({where})")
         return
-    stream = recognizer.stream(sr=params.sample_rate, window=params.window, hop=params.hop)
+    try:
+        stream = recognizer.stream(sr=params.sample_rate, window=params.window, hop=params.hop, adapt=params.adapt)
+    except ModelError:
+        await _ws_error(
+            websocket, WS_POLICY, "cannot_adapt",
+            "this server's model cannot adapt to a speaker (its graph outputs scores, not an embedding): connect without adapt=true",
+        )
+        return
     samples = _PcmDecoder(params.format)
     received_s = 0.0
     await websocket.send_json(
@@ -442,6 +601,7 @@ async def _serve_stream(websocket: WebSocket, recognizer: Recognizer, work: Work
             "format": params.format,
             "window_s": params.window,
             "hop_s": params.hop,
+            "adapt": params.adapt,
             "labels": recognizer.labels,
             "max_stream_s": config.max_stream_s,
         }

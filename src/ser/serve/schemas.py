@@ -32,6 +32,7 @@ class SegmentBody(BaseModel):
     scores: dict[str, float] = Field(description="every label's probability; empty for silence")
     arousal: Optional[float] = Field(None, description="derived arousal in [-1, 1] (ser.dimensions); null for silence")
     valence: Optional[float] = Field(None, description="derived valence in [-1, 1] (ser.dimensions); null for silence")
+    speaker: Optional[str] = Field(None, description="with ?speakers=: the voice of this speech segment ('S1', 'S2'...)")
 
 
 class SummaryBody(BaseModel):
@@ -46,6 +47,9 @@ class SummaryBody(BaseModel):
     silence_s: float
     silence_share: float = Field(description="silence's share of the whole recording, in [0, 1]")
     emotions: dict[str, float] = Field(description="each label's share of the speech time, largest first")
+    speakers: Optional[dict[str, dict[str, Any]]] = Field(
+        None, description="with ?speakers=: each voice's speech time and share of each emotion"
+    )
 
 
 class PredictionBody(BaseModel):
@@ -67,6 +71,20 @@ class PredictionBody(BaseModel):
     adaptation: Optional[dict[str, Any]] = Field(None, description="what the prediction was adapted to, when adapted")
     segments: Optional[list[SegmentBody]] = Field(None, description="with ?timeline=true: the segments in time order")
     summary: Optional[SummaryBody] = Field(None, description="with ?timeline=true: share of speech time per emotion")
+
+
+class ProfileBody(BaseModel):
+    """A speaker profile (`ser.inference.profile.SpeakerProfile.to_dict`): the sum of the pooled
+    embeddings of one person's clips, never audio. Send it back as ``/v1/predict``'s form field
+    ``profile`` to judge that person's clips against their usual voice."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format: str = Field(description="'ser-speaker-profile/1'")
+    model: str = Field(description="the model it belongs to (name and head fingerprint); another model refuses it")
+    clips: int = Field(ge=1, description="clips with speech it was made from")
+    speech_s: float = Field(description="their seconds of speech")
+    embedding_sum: list[float] = Field(description="the sum of the clips' pooled embeddings")
 
 
 class LimitsBody(BaseModel):
@@ -130,3 +148,4 @@ class StreamParams(BaseModel):
     format: Literal["int16", "float32"] = Field("int16", description="little-endian samples: 16-bit PCM or float32 in [-1, 1]")
     window: float = Field(2.0, ge=0.5, le=30.0, description="seconds of audio per prediction")
     hop: float = Field(1.0, ge=0.25, le=30.0, description="seconds between predictions")
+    adapt: bool = Field(False, description="judge each window against a running profile of the session's speech (adaptable models)")

@@ -9,7 +9,7 @@ soon as it passes the size limit, so a huge upload never sits in memory whole; a
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import AsyncIterator
 
 from starlette.datastructures import UploadFile
@@ -67,10 +67,17 @@ def audio_error(exc: AudioError) -> ApiError:
 
 @dataclass
 class Upload:
-    """The audio bytes of a request and the name to use for them in messages."""
+    """The audio of a request: its first file's bytes and the name to use for them in messages,
+    every file as ``(name, bytes)`` in form order, and the form's text fields (none for a raw body)."""
 
     data: bytes
     name: str
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.files:
+            self.files = [(self.name, self.data)]
 
 
 class ReceiveBudget:
@@ -101,10 +108,17 @@ class ReceiveBudget:
 
 
 async def read_upload(
-    request: Request, max_bytes: int, *, timeout_s: float, idle_s: float, budget: ReceiveBudget | None = None
+    request: Request,
+    max_bytes: int,
+    *,
+    timeout_s: float,
+    idle_s: float,
+    budget: ReceiveBudget | None = None,
+    max_files: int = 1,
 ) -> Upload:
-    """The audio of `request`, read within `max_bytes` (multipart or raw body), in time and
-    within the shared `budget` of bytes being received (none: no shared limit).
+    """The audio of `request`, read within `max_bytes` (multipart or raw body; all files
+    together), in time and within the shared `budget` of bytes being received (none: no shared
+    limit); a form may hold up to `max_files` files (more: 400 ``bad_multipart``).
 
     The whole body must arrive within `timeout_s` seconds, and no pause between its pieces may
     last `idle_s` seconds, so that a client sending a few bytes now and then cannot keep a
@@ -114,12 +128,12 @@ async def read_upload(
     its closing boundary, or a malformed form or header, 503 when the budget is spent.
     """
     try:
-        return await asyncio.wait_for(_read(request, max_bytes, idle_s, budget), timeout_s)
+        return await asyncio.wait_for(_read(request, max_bytes, idle_s, budget, max_files), timeout_s)
     except asyncio.TimeoutError:
         raise ApiError(408, "upload_timeout", f"the upload was not received within {timeout_s:g} s") from None
 
 
-async def _read(request: Request, max_bytes: int, idle_s: float, budget: ReceiveBudget | None) -> Upload:
+async def _read(request: Request, max_bytes: int, idle_s: float, budget: ReceiveBudget | None, max_files: int) -> Upload:
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     multipart = media_type == "multipart/form-data"
@@ -134,7 +148,7 @@ async def _read(request: Request, max_bytes: int, idle_s: float, budget: Receive
     _check_declared_length(request, limit, max_bytes)
     body = _limited(request, limit, max_bytes, idle_s, budget)
     if multipart:
-        return await _read_form(request, body)
+        return await _read_form(request, body, max_files)
     data = bytearray()
     async for chunk in body:
         data += chunk
@@ -197,10 +211,10 @@ class _ClosingSeen:
             yield chunk
 
 
-async def _read_form(request: Request, body: AsyncIterator[bytes]) -> Upload:
+async def _read_form(request: Request, body: AsyncIterator[bytes], max_files: int) -> Upload:
     _, options = parse_options_header(request.headers.get("content-type", ""))
     watched = _ClosingSeen(body, options.get(b"boundary", b""))
-    parser = MultiPartParser(request.headers, watched.__aiter__(), max_files=1, max_fields=16)
+    parser = MultiPartParser(request.headers, watched.__aiter__(), max_files=max_files, max_fields=16)
     try:
         form = await parser.parse()
     except MultiPartException as exc:
@@ -212,17 +226,20 @@ async def _read_form(request: Request, body: AsyncIterator[bytes]) -> Upload:
                 "truncated_multipart",
                 "the multipart form ends before its closing boundary: the upload was cut off (or the form is malformed)",
             )
-        field = form.get(FILE_FIELD)
-        if not isinstance(field, UploadFile):
-            # Accept a single file sent under another field name.
-            field = next((v for v in form.values() if isinstance(v, UploadFile)), None)
-        if field is None:
+        # The file field first; files sent under other field names are accepted too.
+        items = sorted(form.multi_items(), key=lambda item: item[0] != FILE_FIELD)
+        uploads = [value for _, value in items if isinstance(value, UploadFile)]
+        if not uploads:
             raise ApiError(400, "no_file", f"the form holds no file: send the audio in a file field named {FILE_FIELD!r}")
-        data = await field.read()
-        name = field.filename or "upload"
-        if not data:
-            raise ApiError(400, "empty_audio", f"{name}: the file is empty (0 bytes)")
-        return Upload(data, name)
+        files = []
+        for upload in uploads:
+            data = await upload.read()
+            name = upload.filename or "upload"
+            if not data:
+                raise ApiError(400, "empty_audio", f"{name}: the file is empty (0 bytes)")
+            files.append((name, data))
+        fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+        return Upload(files[0][1], files[0][0], files, fields)
     finally:
         await form.close()
 
