@@ -190,3 +190,14 @@ def test_a_stream_that_cannot_adapt_closes_with_json(client, query, error):
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
         assert closed.value.code == 1008
+
+
+def test_openapi_documents_enroll_and_the_profile_field(client):
+    schema = client.get("/openapi.json").json()
+    enroll_op = schema["paths"]["/v1/enroll"]["post"]
+    assert enroll_op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/ProfileBody")
+    assert "422" in enroll_op["responses"]
+    form = schema["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert set(form["properties"]) == {"file", "profile"}
+    segment = schema["components"]["schemas"]["SegmentBody"]["properties"]
+    assert "speaker" in segment

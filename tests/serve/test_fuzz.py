@@ -125,7 +125,7 @@ def test_damaged_wav_headers(fuzz_client, body):
 @FUZZ
 @given(
     query=st.dictionaries(
-        st.sampled_from(["timeline", "vad", "window", "hop", "other"]),
+        st.sampled_from(["timeline", "vad", "window", "hop", "speakers", "other"]),
         st.one_of(st.text(max_size=8), st.floats(allow_nan=True, allow_infinity=True).map(str), st.booleans().map(str)),
         max_size=4,
     )
@@ -136,16 +136,58 @@ def test_random_query_parameters(fuzz_client, query):
         check_refusal(response)
 
 
+@pytest.fixture(scope="module")
+def adaptable_fuzz_client(adaptable_recognizer):
+    from fastapi.testclient import TestClient
+
+    from ser.serve.app import ServeConfig, create_app
+
+    with TestClient(create_app(adaptable_recognizer, config=ServeConfig(max_upload_bytes=256 * 1024, max_duration_s=60))) as test_client:
+        yield test_client
+        assert test_client.get("/v1/health").status_code == 200
+
+
+@FUZZ
+@given(bodies=st.lists(st.one_of(junk, truncated), min_size=1, max_size=3), names=st.lists(st.text(max_size=20), min_size=3, max_size=3))
+def test_random_files_to_enroll(adaptable_fuzz_client, bodies, names):
+    files = [("file", (name or "f", body)) for name, body in zip(names, bodies)]
+    check_refusal(adaptable_fuzz_client.post("/v1/enroll", files=files))
+
+
+profile_texts = st.one_of(
+    st.text(max_size=200),
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10)),
+        lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+        max_leaves=12,
+    ).map(repr),
+    st.fixed_dictionaries(
+        {"format": st.just("ser-speaker-profile/1"), "model": st.text(max_size=12), "clips": st.integers(-2, 5),
+         "speech_s": st.floats(), "embedding_sum": st.lists(st.floats(), max_size=20)}
+    ).map(lambda d: __import__("json").dumps(d)),
+)
+
+
+@FUZZ
+@given(profile=profile_texts)
+def test_random_profile_fields(adaptable_fuzz_client, profile):
+    response = adaptable_fuzz_client.post("/v1/predict", files={"file": ("a.wav", VALID_WAV)}, data={"profile": profile})
+    check_refusal(response)
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # random float32 bytes can overflow the features
 @settings(FUZZ, max_examples=20)
 @given(
-    query=st.sampled_from(["", "format=float32", "sample_rate=8000", "sample_rate=44100&format=float32", "window=0.5&hop=0.25"]),
+    query=st.sampled_from(
+        ["", "format=float32", "sample_rate=8000", "sample_rate=44100&format=float32", "window=0.5&hop=0.25", "adapt=true"]
+    ),
     messages=st.lists(st.one_of(st.binary(max_size=6000), st.text(max_size=30)), max_size=5),
 )
-def test_random_stream_messages(fuzz_client, query, messages):
+def test_random_stream_messages(fuzz_client, adaptable_fuzz_client, query, messages):
     from starlette.websockets import WebSocketDisconnect
 
-    with fuzz_client.websocket_connect(f"/v1/stream?{query}") as ws:
+    client = adaptable_fuzz_client if "adapt" in query else fuzz_client
+    with client.websocket_connect(f"/v1/stream?{query}") as ws:
         assert ws.receive_json()["type"] == "ready"
         try:
             for message in messages:
