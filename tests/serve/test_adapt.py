@@ -201,3 +201,8 @@ def test_openapi_documents_enroll_and_the_profile_field(client):
     assert set(form["properties"]) == {"file", "profile"}
     segment = schema["components"]["schemas"]["SegmentBody"]["properties"]
     assert "speaker" in segment
+
+
+def test_the_model_says_whether_it_can_adapt(client, adaptable_client):
+    assert client.get("/v1/model").json()["can_adapt"] is False
+    assert adaptable_client.get("/v1/model").json()["can_adapt"] is True

@@ -235,6 +235,44 @@ def test_live_mode_draws_a_rolling_timeline_and_sums_the_session_up(page, page_r
     page.screenshot(path=str(ARTIFACTS / "serve-live-summary.png"), full_page=True)
 
 
+def test_tell_voices_apart_draws_one_lane_per_voice(page, page_recognizer, tmp_path):
+    from ser.audio import load
+
+    two = tmp_path / "two-voices.wav"  # actor 04 (female), 1 s of silence, actor 07 (male)
+    first, second = load(EXAMPLES / "03-01-05-02-01-01-04.flac"), load(EXAMPLES / "03-01-08-02-01-01-07.flac")
+    sf.write(two, np.concatenate([first, np.zeros(16000, np.float32), second]), 16000, subtype="PCM_16")
+    expected = page_recognizer.timeline(str(two), speakers="auto")
+    voices = sorted({seg.speaker for seg in expected.segments if seg.speaker})
+    page.check("#speakers-file")
+    page.set_input_files("#file-input", str(two))
+    page.wait_for_selector("#media:not([hidden])", timeout=30000)
+    lanes = page.eval_on_selector_all("#speaker-lanes .lane", "rows => rows.map((r) => r.dataset.speaker)")
+    assert lanes == voices and len(voices) == 2
+    for voice in voices:
+        assert painted_pixels(page, f"#speaker-lanes .lane[data-speaker='{voice}'] canvas") > 0
+    assert "Voices: S1" in result_of(page)["summary"]
+    page.screenshot(path=str(ARTIFACTS / "serve-speakers.png"), full_page=True)
+    page.uncheck("#speakers-file")  # without the switch: no lanes
+    page.set_input_files("#file-input", str(two))
+    page.wait_for_function("document.querySelector('#speaker-lanes').hidden && !document.querySelector('#media').hidden")
+
+
+def test_live_adapts_to_my_voice_when_switched_on(page, page_recognizer):
+    page.click("#tab-live")
+    if not page_recognizer.can_adapt:
+        assert page.locator("[data-slot='adapt-live']").is_hidden()
+        return
+    assert page.locator("[data-slot='adapt-live']").is_visible()
+    page.check("#adapt-live")
+    page.click("#live-button")
+    page.wait_for_function("document.querySelector('#adapt-live').disabled")  # the mode is fixed while it runs
+    page.wait_for_function("document.querySelector('#result-source').textContent.includes('of your voice')", timeout=40000)
+    page.click("#live-button")
+    page.wait_for_selector("#result[data-session='summary']", timeout=20000)
+    assert page.locator("#message").is_hidden(), page.inner_text("#message")
+    page.screenshot(path=str(ARTIFACTS / "serve-live-adapt.png"), full_page=True)
+
+
 def test_the_models_limits_are_stated_with_the_model_card(page, server_url):
     text = page.inner_text("#model-limits")
     assert "acted" in text and "new voices" in text and "non-commercial" in text

@@ -455,6 +455,7 @@ def _model_body(recognizer: Recognizer) -> ModelBody:
         version=None if config.get("version") is None else str(config["version"]),
         labels=recognizer.labels,
         max_input_s=None if max_frames is None else max_frames / 100.0,
+        can_adapt=recognizer.can_adapt,
         metrics=config.get("metrics") or {},
         details={k: v for k, v in config.items() if k not in _TECHNICAL_KEYS | {"name", "version", "metrics"}},
     )

@@ -125,6 +125,7 @@ class ModelBody(BaseModel):
     labels: list[str]
     sample_rate: int = 16000
     max_input_s: Optional[float] = Field(None, description="longest piece the model sees at once; longer audio is averaged over pieces")
+    can_adapt: bool = Field(False, description="whether it adapts to a speaker: /v1/enroll, the profile field, stream adapt=true")
     metrics: dict[str, Any] = Field(default_factory=dict, description="the model card's metrics, as in ser_model.json")
     details: dict[str, Any] = Field(
         default_factory=dict, description="the other descriptive fields of ser_model.json (model card file, training recipe...)"

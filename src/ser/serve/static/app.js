@@ -63,6 +63,8 @@ async function loadModel() {
     const [model, health] = await Promise.all([fetchJson("/v1/model"), fetchJson("/v1/health")]);
     labels = model.labels;
     limits = health.limits;
+    // The adapt switch only where the model can adapt (the server refuses adapt=true otherwise).
+    for (const slot of document.querySelectorAll('[data-slot="adapt-live"]')) slot.hidden = !model.can_adapt;
     $("model-info").textContent =
       `model ${model.name}${model.version ? " " + model.version : ""} · ${labels.length} emotions · ` +
       `files up to ${(limits.max_upload_bytes / 2 ** 20).toFixed(0)} MB and ${Math.round(limits.max_duration_s / 60)} min`;
@@ -107,6 +109,8 @@ function clearResult() {
   $("result").hidden = true;
   delete $("result").dataset.session;
   $("media").hidden = true;
+  $("speaker-lanes").replaceChildren();
+  $("speaker-lanes").hidden = true;
   const player = $("player");
   if (player.src) { player.pause(); URL.revokeObjectURL(player.src); player.removeAttribute("src"); player.load(); }
   shown = null;
@@ -166,12 +170,13 @@ function drawBars(scores) {
 }
 
 // The media box: waveform (if the browser can decode the audio), timeline and ticks on one axis, playback.
-function showMedia({ blob, samples = null, rate = 16000, duration, columns, summary }) {
+function showMedia({ blob, samples = null, rate = 16000, duration, columns, summary, lanes = [] }) {
   const player = $("player");
   if (player.src) URL.revokeObjectURL(player.src);
   player.src = URL.createObjectURL(blob);
   $("media").hidden = false;
-  shown = { duration: Math.max(duration, 0.01), columns, samples, rate };
+  shown = { duration: Math.max(duration, 0.01), columns, samples, rate, lanes };
+  makeLanes(lanes);
   $("summary").textContent = summary || "";
   drawMedia();
   if (!samples) decodeForWaveform(blob, shown);
@@ -181,6 +186,7 @@ function drawMedia() {
   if (!shown || $("media").hidden) return;
   drawWaveform($("waveform"), shown.samples, shown.duration, shown.rate);
   drawColumns($("file-timeline"), shown.columns, 0, shown.duration);
+  shown.lanes.forEach((lane, i) => drawColumns($("speaker-lanes").children[i].querySelector("canvas"), lane.columns, 0, shown.duration));
   drawTicks($("file-ticks"), 0, shown.duration, (t) => formatTime(t));
   movePlayhead();
 }
@@ -309,6 +315,29 @@ function columnsOf(segments) {
   return (segments || []).map((s) => ({ start: s.start_s, end: s.end_s, scores: s.scores, speech: s.kind === "speech" && s.label !== null }));
 }
 
+// One lane per voice when the segments name voices ("S1", "S2"...): that voice's speech only.
+function lanesOf(segments) {
+  const names = [...new Set((segments || []).filter((s) => s.speaker).map((s) => s.speaker))];
+  names.sort((a, b) => a.length - b.length || a.localeCompare(b));
+  return names.map((name) => ({ name, columns: columnsOf(segments.filter((s) => s.speaker === name)) }));
+}
+
+function makeLanes(lanes) {
+  $("speaker-lanes").replaceChildren(...lanes.map((lane) => {
+    const row = document.createElement("div");
+    row.className = "lane";
+    row.dataset.speaker = lane.name;
+    const canvas = document.createElement("canvas");
+    canvas.setAttribute("height", "22");
+    canvas.setAttribute("aria-label", `emotion over time of voice ${lane.name}`);
+    const name = document.createElement("span");
+    name.textContent = lane.name;
+    row.append(canvas, name);
+    return row;
+  }));
+  $("speaker-lanes").hidden = !lanes.length;
+}
+
 // The headline is the whole speech's mean score; this line is another measure (which emotion
 // leads moment by moment), so it says so, lest a different order look like a contradiction.
 function summaryLine(summary) {
@@ -316,8 +345,10 @@ function summaryLine(summary) {
   const shares = Object.entries(summary.emotions).filter(([, v]) => v > 0)
     .map(([k, v]) => `${k} ${(100 * v).toFixed(0)}%`).join(", ");
   const silence = `silence ${(100 * summary.silence_share).toFixed(0)}% of the recording`;
-  return shares ? `Leading emotion moment by moment, share of the ${summary.speech_s.toFixed(1)} s of speech: ${shares}; ${silence}.`
-    : `No speech; ${silence}.`;
+  const voices = Object.entries(summary.speakers || {})
+    .map(([name, v]) => `${name} ${v.speech_s.toFixed(1)} s${v.label ? ", mostly " + v.label : ""}`).join("; ");
+  return (shares ? `Leading emotion moment by moment, share of the ${summary.speech_s.toFixed(1)} s of speech: ${shares}; ${silence}.`
+    : `No speech; ${silence}.`) + (voices ? ` Voices: ${voices}.` : "");
 }
 
 // ---------------------------------------------------------------------------------- uploads
@@ -337,7 +368,7 @@ function setProgress(fraction, text) {
 }
 
 // POST the audio with XMLHttpRequest, whose upload events give the progress that fetch does not.
-function sendAudio(blob, sourceName) {
+function sendAudio(blob, sourceName, { speakers = false } = {}) {
   clearMessage();
   clearResult();
   setBusy(true);
@@ -346,7 +377,7 @@ function sendAudio(blob, sourceName) {
   form.append("file", blob, blob.name || "recording");
   const xhr = new XMLHttpRequest();
   request = xhr;
-  xhr.open("POST", "/v1/predict?timeline=true");
+  xhr.open("POST", `/v1/predict?timeline=true${speakers ? "&speakers=auto" : ""}`);
   xhr.responseType = "json";
   xhr.upload.onprogress = (event) => {
     if (event.lengthComputable) setProgress(event.loaded / event.total, `Sending ${sourceName}… ${Math.round((100 * event.loaded) / event.total)}%`);
@@ -363,7 +394,9 @@ function sendAudio(blob, sourceName) {
       return;
     }
     showPrediction(data, `${sourceName} · ${data.duration_s.toFixed(1)} s`);
-    showMedia({ blob, duration: data.duration_s, columns: columnsOf(data.segments), summary: summaryLine(data.summary) });
+    showMedia({
+      blob, duration: data.duration_s, columns: columnsOf(data.segments), summary: summaryLine(data.summary), lanes: lanesOf(data.segments),
+    });
   };
   xhr.onerror = () => { done(); showError("Could not reach the server: the upload failed."); };
   xhr.onabort = done;
@@ -377,7 +410,7 @@ function sendFile(file) {
       `${(limits.max_upload_bytes / 2 ** 20).toFixed(0)} MB.`);
     return;
   }
-  sendAudio(file, file.name);
+  sendAudio(file, file.name, { speakers: $("speakers-file").checked });
 }
 
 async function sendExample(example) {
@@ -495,7 +528,8 @@ async function startLive() {
     source = context.createMediaStreamSource(media);
   }
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const query = `sample_rate=${context.sampleRate}&format=int16&window=${LIVE_WINDOW_S}&hop=${LIVE_HOP_S}`;
+  const adapt = $("adapt-live").checked && !$("adapt-live").closest(".adapt-slot").hidden;
+  const query = `sample_rate=${context.sampleRate}&format=int16&window=${LIVE_WINDOW_S}&hop=${LIVE_HOP_S}${adapt ? "&adapt=true" : ""}`;
   const socket = new WebSocket(`${scheme}://${location.host}/v1/stream?${query}`);
   socket.binaryType = "arraybuffer";
   const session = {
@@ -589,7 +623,8 @@ function onLiveUpdate(session, update) {
   const t1 = Math.max(update.end_s, LIVE_SPAN_S), t0 = t1 - LIVE_SPAN_S;
   drawColumns(canvas, liveColumns(session.recent, session.hop), t0, t1);
   drawTicks($("live-ticks"), t0, t1, formatTime);
-  showPrediction(update, `live · ${update.start_s.toFixed(0)}–${update.end_s.toFixed(0)} s`);
+  const adapted = update.adaptation ? ` · adapted to ${update.adaptation.clips} window${update.adaptation.clips === 1 ? "" : "s"} of your voice` : "";
+  showPrediction(update, `live · ${update.start_s.toFixed(0)}–${update.end_s.toFixed(0)} s${adapted}`);
   $("live-status").textContent = `${session.all.length} update${session.all.length === 1 ? "" : "s"} · ${update.end_s.toFixed(0)} s streamed`;
 }
 
@@ -671,6 +706,7 @@ function releaseAudio(session) {
 function setLiveUi(running, status) {
   $("live-button").textContent = running ? "■ Stop" : "▶ Start live";
   $("live-button").classList.toggle("active", running);
+  $("adapt-live").disabled = running;  // the stream's mode is set when it opens
   $("live-status").textContent = status;
 }
 
