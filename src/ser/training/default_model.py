@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 _CACHE_LAYERS = (0, 1, 2, 3, 4)
 _CACHE_KEY = "whisper-tiny-en-pooled-l01234-meanstd-v1"
+_TRIMMED_CACHE_KEY = "whisper-tiny-en-pooled-l01234-meanstd-trimmed-v1"
 
 
 # augmentation -> what an augmented copy goes through (`ser.augment`): "classic" the speaker
@@ -81,6 +82,9 @@ class DefaultRecipe:
     # population's mean with weight `shrinkage` (a single clip: the population mean).
     centring: str = "none"
     shrinkage: float = 2.0
+    # Train on what the Recognizer judges: each clip (after its augmentation) cut to its detected
+    # speech (`ser.inference.vad.trim_to_speech`), so training and prediction see the same audio.
+    trim_to_speech: bool = False
     seed: int = 0
     cache_dir: str = ".cache/ser-default"
     # Fine-tuning after the probe (0: the encoder stays frozen, the shipped recipe).
@@ -116,6 +120,10 @@ class DefaultRecipe:
         shrinkage = values.get("shrinkage", 2.0)
         if isinstance(shrinkage, bool) or not isinstance(shrinkage, (int, float)) or not shrinkage > 0:
             raise SerError(f"{path}: shrinkage must be a number > 0, not {shrinkage!r}")
+        if not isinstance(values.get("trim_to_speech", False), bool):
+            raise SerError(f"{path}: trim_to_speech must be true or false, not {values['trim_to_speech']!r}")
+        if values.get("trim_to_speech") and values.get("finetune_layers", 0):
+            raise SerError(f"{path}: trim_to_speech applies to the frozen recipe's pooled features, not to fine-tuning")
         if values.get("centring", "none") != "none" and values.get("finetune_layers", 0):
             raise SerError(f"{path}: centring and finetune_layers cannot be combined (a fine-tuned graph outputs logits)")
         return cls(**values)
@@ -147,6 +155,11 @@ def pooled_features(rows: list[Utterance], recipe: DefaultRecipe, copy: int = 0,
 
     encoder = None
     augment = _copy_augmenter(recipe, copy)
+    if recipe.trim_to_speech:
+        from ser.inference.vad import trim_to_speech
+
+        augmented = augment
+        augment = lambda signal: trim_to_speech(augmented(signal))  # noqa: E731
 
     def extract(signal: np.ndarray) -> np.ndarray:
         nonlocal encoder
@@ -156,7 +169,7 @@ def pooled_features(rows: list[Utterance], recipe: DefaultRecipe, copy: int = 0,
         with torch.inference_mode():
             return encoder(features)[0].numpy()
 
-    key = _CACHE_KEY + _copy_key(recipe, copy)
+    key = (_TRIMMED_CACHE_KEY if recipe.trim_to_speech else _CACHE_KEY) + _copy_key(recipe, copy)
     with _one_clip_at_a_time():
         arrays = compute_features(
             [row.path for row in rows], extract, key, recipe.cache_dir, n_jobs=1,
