@@ -103,14 +103,17 @@ def test_a_profile_adapts_prediction_and_timeline(adaptable_client, adaptable_re
     assert body["segments"] == adaptable_recognizer.timeline(clip, speaker=profile).to_dict()["segments"]
 
 
+HEADER = '{"format": "ser-speaker-profile/1", "model": "m", '
+
+
 @pytest.mark.parametrize(
     "profile, says",
     [
         ("not json {", "not JSON"),
         ('{"clips": 3}', "not a ser speaker profile"),
-        ('{"format": "ser-speaker-profile/1", "model": "m", "clips": 0, "speech_s": 0, "embedding_sum": [0.0]}', "empty"),
-        ('{"format": "ser-speaker-profile/1", "model": "m", "clips": 1, "speech_s": 1, "embedding_sum": "x"}', "malformed"),
-        ('{"format": "ser-speaker-profile/1", "model": "m", "clips": 1, "speech_s": 1, "embedding_sum": [Infinity]}', "finite numbers"),
+        (HEADER + '"clips": 0, "speech_s": 0, "embedding_sum": [0.0]}', "empty"),
+        (HEADER + '"clips": 1, "speech_s": 1, "embedding_sum": "x"}', "malformed"),
+        (HEADER + '"clips": 1, "speech_s": 1, "embedding_sum": [Infinity]}', "finite numbers"),
     ],
 )
 def test_a_bad_profile_field(adaptable_client, speech_wav, profile, says):
@@ -206,3 +209,19 @@ def test_openapi_documents_enroll_and_the_profile_field(client):
 def test_the_model_says_whether_it_can_adapt(client, adaptable_client):
     assert client.get("/v1/model").json()["can_adapt"] is False
     assert adaptable_client.get("/v1/model").json()["can_adapt"] is True
+
+
+def test_enroll_adds_clips_to_a_given_profile(adaptable_client, adaptable_recognizer):
+    first, second = FEMALE.read_bytes(), (EXAMPLES / "03-01-01-01-01-01-10.flac").read_bytes()
+    base = enroll(adaptable_client, ("a.flac", first)).text
+    response = adaptable_client.post("/v1/enroll", files={"file": ("b.flac", second)}, data={"profile": base})
+    assert response.status_code == 200, response.text
+    expected = adaptable_recognizer.enroll([first, second]).to_dict()
+    body = response.json()
+    assert body["clips"] == 2 and body["speech_s"] == pytest.approx(expected["speech_s"], abs=2e-3)
+    assert body["embedding_sum"] == pytest.approx(expected["embedding_sum"], abs=1e-5)
+    other = dict(json.loads(base), model="another:0123456789ab")
+    response = adaptable_client.post("/v1/enroll", files={"file": ("b.flac", second)}, data={"profile": json.dumps(other)})
+    assert "another:0123456789ab" in assert_error(response, 422, "invalid_profile")["message"]
+    response = adaptable_client.post("/v1/enroll", files={"file": ("b.flac", second)}, data={"profile": "{"})
+    assert_error(response, 422, "invalid_profile")

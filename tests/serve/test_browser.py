@@ -257,6 +257,35 @@ def test_tell_voices_apart_draws_one_lane_per_voice(page, page_recognizer, tmp_p
     page.wait_for_function("document.querySelector('#speaker-lanes').hidden && !document.querySelector('#media').hidden")
 
 
+def record_once(page, seconds: int) -> None:
+    page.click("#record-button")
+    page.wait_for_function(f"document.querySelector('#record-time').textContent.includes('{seconds} s')", timeout=20000)
+    page.click("#record-button")
+    page.wait_for_selector("#media:not([hidden])", timeout=20000)
+
+
+def test_record_adapts_to_my_voice_from_earlier_recordings(page, page_recognizer):
+    page.click("#tab-record")
+    if not page_recognizer.can_adapt:
+        assert page.locator("[data-slot='adapt-record']").is_hidden()
+        return
+    page.evaluate("localStorage.clear()")
+    page.check("#adapt-record")
+    record_once(page, 4)  # nothing learned yet: not adapted; then the page learns this recording
+    assert "adapted" not in result_of(page)["source"]
+    page.wait_for_function("document.querySelector('#voice-count').textContent.includes('1 recording')", timeout=20000)
+    record_once(page, 4)
+    assert "adapted to 1 earlier recording of your voice" in result_of(page)["source"]
+    page.wait_for_function("document.querySelector('#voice-count').textContent.includes('2 recordings')", timeout=20000)
+    stored = page.evaluate("JSON.parse(localStorage.getItem('ser-speaker-profile'))")
+    assert stored["clips"] == 2 and stored["format"] == "ser-speaker-profile/1"
+    page.screenshot(path=str(ARTIFACTS / "serve-record-adapt.png"), full_page=True)
+    page.click("#forget-voice")
+    assert page.evaluate("localStorage.getItem('ser-speaker-profile')") is None
+    assert page.locator("#forget-voice").is_hidden() and page.inner_text("#voice-count") == ""
+    assert page.locator("#message").is_hidden(), page.inner_text("#message")
+
+
 def test_live_adapts_to_my_voice_when_switched_on(page, page_recognizer):
     page.click("#tab-live")
     if not page_recognizer.can_adapt:

@@ -240,15 +240,17 @@ def create_app(recognizer: Recognizer | None = None, *, model: str | os.PathLike
     async def enroll(request: Request) -> dict:
         """Send one or more clips of the same person as a multipart form (any file field names; or
         one clip as the raw body). The answer is their profile: keep it, and send it back as the
-        ``profile`` field of ``/v1/predict``. Ordinary speech makes the best profile: one made only
-        of angry clips makes everything else look less angry."""
+        ``profile`` field of ``/v1/predict``. A form may also carry a ``profile`` field: the clips
+        are then added to that profile (a profile that grows with each clip). Ordinary speech
+        makes the best profile: one made only of angry clips makes everything else look less angry."""
         _check_can_adapt(recognizer)
         upload = await read_upload(
             request, config.max_upload_bytes, timeout_s=config.upload_timeout_s, idle_s=config.upload_idle_s,
             budget=receiving, max_files=MAX_ENROLL_FILES,
         )
+        base = _profile_field(upload.fields.get(PROFILE_FIELD), recognizer)
         async with work.admit():
-            return await work.run(_enroll_upload, uploads, upload.files)
+            return await work.run(_enroll_upload, uploads, upload.files, base)
 
     @app.get("/v1/health", response_model=HealthBody, summary="Liveness, current load and the limits")
     async def health() -> HealthBody:
@@ -364,7 +366,10 @@ _ENROLL_BODY = {
         "multipart/form-data": {
             "schema": {
                 "type": "object",
-                "properties": {"file": {"type": "array", "items": _BINARY["schema"], "maxItems": MAX_ENROLL_FILES}},
+                "properties": {
+                    "file": {"type": "array", "items": _BINARY["schema"], "maxItems": MAX_ENROLL_FILES},
+                    PROFILE_FIELD: {"type": "string", "description": "optional: a profile's JSON text; the clips are added to it"},
+                },
                 "required": ["file"],
             }
         },
@@ -509,18 +514,29 @@ def _profile_field(text: str | None, recognizer: Recognizer) -> SpeakerProfile |
         raise ApiError(422, "invalid_profile", str(exc)) from None
 
 
-def _enroll_upload(recognizer: Recognizer, files: list[tuple[str, bytes]]) -> dict:
-    """The speaker profile of the uploaded clips (runs on a worker thread); a `ProfileBody`'s body.
+def _enroll_upload(recognizer: Recognizer, files: list[tuple[str, bytes]], base: SpeakerProfile | None = None) -> dict:
+    """The speaker profile of the uploaded clips, added to `base` when given (runs on a worker
+    thread); a `ProfileBody`'s body.
 
-    `ApiError`: a clip's loader error (naming it), 422 ``no_speech`` when no clip holds speech.
+    `ApiError`: a clip's loader error (naming it), 422 ``no_speech`` when no clip holds speech,
+    422 ``invalid_profile`` when `base` belongs to another model.
     """
     try:
-        return recognizer.enroll([data for _, data in files]).to_dict()
+        profile = recognizer.enroll([data for _, data in files])
     except AudioError as exc:
         raise audio_error(_named_error(recognizer, files) or exc) from None
     except ProfileError as exc:
         names = ", ".join(name for name, _ in files)
         raise ApiError(422, "no_speech", f"{names}: {exc}") from None
+    if base is not None:
+        if base.model != profile.model or base.embedding_sum.shape != profile.embedding_sum.shape:
+            raise ApiError(
+                422, "invalid_profile",
+                f"{PROFILE_FIELD}: the speaker profile belongs to model {base.model!r}, not to {profile.model!r}; enroll again with this model",
+            )
+        # Sums of clip embeddings: a profile of all the clips together.
+        profile = SpeakerProfile(base.embedding_sum + profile.embedding_sum, base.clips + profile.clips, base.speech_s + profile.speech_s, profile.model)
+    return profile.to_dict()
 
 
 def _named_error(recognizer: Recognizer, files: list[tuple[str, bytes]]) -> AudioError | None:

@@ -17,6 +17,7 @@ const LIVE_WINDOW_S = 2, LIVE_HOP_S = 1;
 const LIVE_KEEP_S = 600;         // audio of a live session kept for playback after Stop
 const RECORD_LIMIT_S = 120;
 const TICK_STEPS = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800];
+const PROFILE_KEY = "ser-speaker-profile";  // Record's "adapt to my voice" profile (localStorage; never audio)
 
 let labels = [];
 let limits = null;
@@ -64,7 +65,8 @@ async function loadModel() {
     labels = model.labels;
     limits = health.limits;
     // The adapt switch only where the model can adapt (the server refuses adapt=true otherwise).
-    for (const slot of document.querySelectorAll('[data-slot="adapt-live"]')) slot.hidden = !model.can_adapt;
+    for (const slot of document.querySelectorAll(".adapt-slot")) slot.hidden = !model.can_adapt;
+    showVoiceCount();
     $("model-info").textContent =
       `model ${model.name}${model.version ? " " + model.version : ""} · ${labels.length} emotions · ` +
       `files up to ${(limits.max_upload_bytes / 2 ** 20).toFixed(0)} MB and ${Math.round(limits.max_duration_s / 60)} min`;
@@ -368,13 +370,15 @@ function setProgress(fraction, text) {
 }
 
 // POST the audio with XMLHttpRequest, whose upload events give the progress that fetch does not.
-function sendAudio(blob, sourceName, { speakers = false } = {}) {
+function sendAudio(blob, sourceName, { speakers = false, adapt = false } = {}) {
   clearMessage();
   clearResult();
   setBusy(true);
   setProgress(0, `Sending ${sourceName}…`);
   const form = new FormData();
   form.append("file", blob, blob.name || "recording");
+  const profile = adapt ? storedProfile() : null;
+  if (profile) form.append("profile", profile);
   const xhr = new XMLHttpRequest();
   request = xhr;
   xhr.open("POST", `/v1/predict?timeline=true${speakers ? "&speakers=auto" : ""}`);
@@ -390,10 +394,14 @@ function sendAudio(blob, sourceName, { speakers = false } = {}) {
     if (xhr.status !== 200 || !data) {
       let why = data && data.message ? data.message : `${xhr.status} ${xhr.statusText}`;
       if (why.startsWith(`${sourceName}: `)) why = why.slice(sourceName.length + 2);  // the message names the file too
+      if (data && data.error === "invalid_profile") { storeProfile(null); why += " The page forgot that voice: record again."; }
       showError(`The server could not use ${sourceName}: ${why}`);
       return;
     }
-    showPrediction(data, `${sourceName} · ${data.duration_s.toFixed(1)} s`);
+    const adapted = data.adaptation
+      ? ` · adapted to ${data.adaptation.clips} earlier recording${data.adaptation.clips === 1 ? "" : "s"} of your voice` : "";
+    showPrediction(data, `${sourceName} · ${data.duration_s.toFixed(1)} s${adapted}`);
+    if (adapt) learnVoice(blob, profile);
     showMedia({
       blob, duration: data.duration_s, columns: columnsOf(data.segments), summary: summaryLine(data.summary), lanes: lanesOf(data.segments),
     });
@@ -432,6 +440,38 @@ for (const name of ["dragleave", "drop"]) {
   dropZone.addEventListener(name, (event) => { event.preventDefault(); dropZone.classList.remove("over"); });
 }
 dropZone.addEventListener("drop", (event) => sendFile(event.dataTransfer.files[0]));
+
+// ---------------------------------------------------------------------------------- my voice
+
+function storedProfile() {
+  try { return localStorage.getItem(PROFILE_KEY); } catch (error) { return null; }  // storage off: no memory
+}
+
+function storeProfile(text) {
+  try { if (text) localStorage.setItem(PROFILE_KEY, text); else localStorage.removeItem(PROFILE_KEY); } catch (error) { /* off */ }
+  showVoiceCount();
+}
+
+function showVoiceCount() {
+  let clips = 0;
+  try { clips = JSON.parse(storedProfile() || "{}").clips || 0; } catch (error) { storeProfile(null); }
+  $("voice-count").textContent = clips ? `Learned from ${clips} recording${clips === 1 ? "" : "s"}.` : "";
+  $("forget-voice").hidden = !clips;
+}
+
+// Adds the recording to the stored profile (POST /v1/enroll with the profile so far); a recording
+// without speech teaches nothing and is skipped quietly.
+async function learnVoice(blob, profile) {
+  const form = new FormData();
+  form.append("file", blob, blob.name || "recording");
+  if (profile) form.append("profile", profile);
+  try {
+    const response = await fetch("/v1/enroll", { method: "POST", body: form });
+    if (response.ok) storeProfile(JSON.stringify(await response.json()));
+  } catch (error) { /* the prediction is shown; the voice is learned next time */ }
+}
+
+$("forget-voice").addEventListener("click", () => storeProfile(null));
 
 // ---------------------------------------------------------------------------------- microphone
 
@@ -492,7 +532,7 @@ async function startRecording() {
     if (session.cancelled) return;
     const blob = new Blob(chunks, { type: recorder.mimeType || type || "application/octet-stream" });
     if (!blob.size) { showError("The recording is empty: the microphone sent no audio."); return; }
-    sendAudio(blob, "the recording");
+    sendAudio(blob, "the recording", { adapt: $("adapt-record").checked && !$("adapt-record").closest(".adapt-slot").hidden });
   };
   session.timer = setInterval(() => {
     const seconds = (Date.now() - started) / 1000;
