@@ -578,7 +578,9 @@ def adapt_section(results, copies: int, refit: bool = False) -> str:
         "speakers for each mode (one for single clips, one for the adapted profiles).",
         ("Once C and the temperatures are chosen the head is fitted again on the training and validation "
          "speakers together, as `ser train-default` fits the shipped head on every speaker. " if refit else "")
-        + f"Training data: {training_data(copies)}. Command: `python benchmarks/accuracy.py adapt --copies {copies}"
+        + f"Training data: {training_data(copies)}"
+        + (" (`augmentation: recordings`, as the shipped model: speaker variations and recording conditions)" if copies else "")
+        + f". Command: `python benchmarks/accuracy.py adapt --copies {copies}"
         + (" --refit" if refit else "") + "`.", "",
     ]
     protocols = [
