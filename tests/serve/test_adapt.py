@@ -225,3 +225,14 @@ def test_enroll_adds_clips_to_a_given_profile(adaptable_client, adaptable_recogn
     assert "another:0123456789ab" in assert_error(response, 422, "invalid_profile")["message"]
     response = adaptable_client.post("/v1/enroll", files={"file": ("b.flac", second)}, data={"profile": "{"})
     assert_error(response, 422, "invalid_profile")
+
+
+def test_enroll_clips_together_within_the_duration_limit(adaptable_recognizer, speech_wav):
+    from fastapi.testclient import TestClient
+
+    from ser.serve.app import ServeConfig, create_app
+
+    with TestClient(create_app(adaptable_recognizer, config=ServeConfig(max_duration_s=5.0))) as limited:
+        assert enroll(limited, ("a.wav", speech_wav)).status_code == 200  # 3 s
+        body = assert_error(enroll(limited, ("a.wav", speech_wav), ("b.wav", speech_wav)), 413, "audio_too_long")
+        assert "6.0 s together" in body["message"]

@@ -518,9 +518,12 @@ def _enroll_upload(recognizer: Recognizer, files: list[tuple[str, bytes]], base:
     """The speaker profile of the uploaded clips, added to `base` when given (runs on a worker
     thread); a `ProfileBody`'s body.
 
-    `ApiError`: a clip's loader error (naming it), 422 ``no_speech`` when no clip holds speech,
-    422 ``invalid_profile`` when `base` belongs to another model.
+    `ApiError`: a clip's loader error (naming it), 413 ``audio_too_long`` when the clips together
+    last longer than the recognizer's ``max_duration`` (the service's limit for one upload), 422
+    ``no_speech`` when no clip holds speech, 422 ``invalid_profile`` when `base` belongs to
+    another model.
     """
+    _check_total_duration(files, recognizer.max_duration)
     try:
         profile = recognizer.enroll([data for _, data in files])
     except AudioError as exc:
@@ -537,6 +540,23 @@ def _enroll_upload(recognizer: Recognizer, files: list[tuple[str, bytes]], base:
         # Sums of clip embeddings: a profile of all the clips together.
         profile = SpeakerProfile(base.embedding_sum + profile.embedding_sum, base.clips + profile.clips, base.speech_s + profile.speech_s, profile.model)
     return profile.to_dict()
+
+
+def _check_total_duration(files: list[tuple[str, bytes]], limit_s: float | None) -> None:
+    """Refuse clips that together last longer than `limit_s` seconds (from their headers where they
+    state a length), so that one enrolment costs no more than one upload of the longest length."""
+    from ser.audio import duration
+
+    total = 0.0
+    for name, data in files:
+        try:
+            total += duration(data, name=name)
+        except AudioError as exc:
+            raise audio_error(exc) from None
+    if limit_s is not None and total > limit_s:
+        raise ApiError(
+            413, "audio_too_long", f"the {len(files)} clips last {total:.1f} s together, more than the limit of {limit_s:g} s for one request"
+        )
 
 
 def _named_error(recognizer: Recognizer, files: list[tuple[str, bytes]]) -> AudioError | None:
