@@ -23,7 +23,9 @@ Heads compared: none (clean clips only), and heads that also train on one augmen
 each of their training clips among a seeded share of all clips (`--copy-share`, half: each copy
 costs an encoder pass, cached): classic (the recipe's augmentation before
 the recording conditions: `AugmentConfig(reverb=0.4, p=0.5)`), recordings
-(`AugmentConfig.recordings()`). Validation and test clips are never augmented.
+(`AugmentConfig.recordings()`); a head name ending in `+trimmed` trains on the clean clips
+trimmed to their detected speech (`ser.inference.vad.trim_to_speech`, what the Recognizer judges;
+benchmarks share that cache) instead. Validation and test clips are never augmented.
 
 With `--vad` every test clip is also judged as the Recognizer judges a file: only the speech its
 Silero VAD finds, each speech region (split into pieces of at most 8 s) pooled on its own, the
@@ -61,9 +63,9 @@ CONDITIONS = {
 GOALS = {"phone": 0.06}  # largest UA drop allowed; 0.03 for the others
 HEADS = {
     "none": "clean training clips only",
-    "classic": "+ classic augmented copies (stretch, pitch, shift, reverb, gain +-6 dB, noise; p 0.5)",
+    "classic": "clean training clips + classic augmented copies (stretch, pitch, shift, reverb, gain +-6 dB, noise; p 0.5)",
     "recordings+trimmed": "clean training clips trimmed to their detected speech (`vad.trim_to_speech`) + the `recordings` copies",
-    "recordings": "+ copies with `AugmentConfig.recordings()` (classic + SNR noise, padding, phone/MP3/Opus, gain +-12 dB)",
+    "recordings": "clean training clips + copies with `AugmentConfig.recordings()` (classic + SNR noise, padding, phone/MP3/Opus, gain +-12 dB)",
 }
 
 
@@ -448,7 +450,8 @@ def main() -> int:
     sub = parser.add_subparsers(dest="action", required=True)
     r = sub.add_parser("run", help="score fold heads on corrupted held-out clips (runs/robustness/results.json)")
     r.add_argument("--per-corpus", type=int, default=120, help="test clips sampled per corpus")
-    r.add_argument("--heads", default="classic,recordings,none", help="training augmentation variants")
+    r.add_argument("--heads", default="classic,recordings,recordings+trimmed",
+                   help="training variants: none, classic, recordings, each optionally +trimmed")
     r.add_argument("--c", default="0.01", help="probe regularisation grid (one value: a head fit takes minutes here)")
     r.add_argument("--copy-share", type=float, default=0.5, help="share of clips (seeded) given one augmented copy")
     r.add_argument("--vad", action="store_true", help="also score every condition trimmed to detected speech")
