@@ -63,7 +63,6 @@ PRINT_ALLOWED: dict[str, str] = {}
 
 # Known offenders, each owned by other work in progress: module -> what to change.
 KNOWN_PRINTS = {
-    "ser.export.quantize": "its command-line main() prints (move it to ser.cli or log)",
 }
 
 

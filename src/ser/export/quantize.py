@@ -471,6 +471,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoothing", type=float, default=SMOOTHING_ALPHA, metavar="ALPHA",
                         help=f"smoothing strength in [0, 1] (default {SMOOTHING_ALPHA})")
     args = parser.parse_args(argv)
+    # A command-line entry inside the library: its messages go through logging to stderr.
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    log = logging.getLogger(__name__)
     try:
         calibration = None
         if args.calibration:
@@ -484,9 +487,9 @@ def main(argv: list[str] | None = None) -> int:
                              float_attention=args.float_attention, convolutions=args.convolutions,
                              calibration=calibration, smoothing=args.smoothing)
     except (ModelError, AudioError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        log.error(f"error: {exc}")
         return 2
-    print(f"wrote {out}", file=sys.stderr)
+    log.info(f"wrote {out}")
     return 0
 
 
