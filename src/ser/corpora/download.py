@@ -218,7 +218,7 @@ def _download_fileset(files: FileSet, dest, state, mirror, progress, retries, re
                             f"{path}: not a WAV file (a Git LFS pointer or an error page?); it was deleted, run again"
                         )
                 os.replace(part, out)
-            bar(1)
+            bar.update(1)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.rename(work, target)
     marker.write_text(json.dumps({"url": files.listing_url, "files": len(paths) + len(files.extra_paths)}))
