@@ -262,7 +262,7 @@ def run(args) -> None:
                 x_fit = np.concatenate([x_fit, copies[augmentation][[position[i] for i in with_copy]]])
                 y_fit = np.concatenate([y_fit, y[with_copy]])
             chosen_c[int(f)], model = fitted_head(f"{head}-fold{f}-c{args.c}-share{args.copy_share}",
-                                                  lambda: best_probe(x_fit, y_fit, x[val], y[val], args.c))
+                                                  lambda x_fit=x_fit, y_fit=y_fit, val=val: best_probe(x_fit, y_fit, x[val], y[val], args.c))
             held = fold[sample] == f
             for (name, vad), features in tests.items():
                 predictions[f"{name}{'+vad' if vad else ''}"][held] = (

@@ -500,7 +500,6 @@ def main() -> None:
     parts = set(args.parts.split(","))
     sys.path.insert(0, str(REPO / "benchmarks"))
     from _machine import cpu_name
-
     from ser.files import atomic_write
     from ser.speakers import DEFAULT_THRESHOLD, VoiceEncoder
 

@@ -43,7 +43,14 @@ import numpy as np
 
 from ser.speakers.clustering import average_linkage, cosine_distances, cut
 from ser.speakers.embedding import (
-    SAMPLE_RATE, SpeakerError, VoiceEncoder, WindowPlan, check_signal, normalize_volume, shared_encoder, unit_rows,
+    SAMPLE_RATE,
+    SpeakerError,
+    VoiceEncoder,
+    WindowPlan,
+    check_signal,
+    normalize_volume,
+    shared_encoder,
+    unit_rows,
 )
 
 logger = logging.getLogger(__name__)
