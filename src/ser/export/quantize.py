@@ -471,9 +471,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoothing", type=float, default=SMOOTHING_ALPHA, metavar="ALPHA",
                         help=f"smoothing strength in [0, 1] (default {SMOOTHING_ALPHA})")
     args = parser.parse_args(argv)
-    # A command-line entry inside the library: its messages go through logging to stderr.
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    # A command-line entry inside the library: its messages go through logging, shown on stderr
+    # for the length of the command (as ser.cli.main does for the ser command).
     log = logging.getLogger(__name__)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    level = log.level
+    log.setLevel(logging.INFO)
+    try:
+        return _main(args, log)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+def _main(args: argparse.Namespace, log: logging.Logger) -> int:
     try:
         calibration = None
         if args.calibration:
