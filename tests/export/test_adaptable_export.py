@@ -11,7 +11,7 @@ import torch
 from test_default_export import tiny_encoder_dir, tiny_ravdess  # noqa: F401  (fixture and corpus maker)
 
 from ser.errors import SerError
-from ser.export.head import CentredHead, speaker_centre
+from ser.inference.head import CentredHead, speaker_centre
 from ser.export.onnx import embeddings_of
 from ser.training.default_model import DefaultRecipe, centre_speakers, group_means, profile_centres
 

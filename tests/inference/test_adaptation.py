@@ -32,7 +32,7 @@ def test_unadapted_scores_use_the_population_mean(adaptive):
     signal = real_speech(1.5)
     embedding = backend.embed([signal])
     np.testing.assert_allclose(backend.predict_proba([signal]), backend.scores(embedding), atol=1e-6)
-    by_hand = (embedding - backend.head["population_mean"]) @ backend.head["coef"].T + backend.head["intercept"]
+    by_hand = (embedding - backend.head.population_mean) @ backend.head.coef.T + backend.head.intercept
     probs = np.exp(by_hand - by_hand.max()) / np.exp(by_hand - by_hand.max()).sum()
     np.testing.assert_allclose(backend.scores(embedding)[0], probs[0], atol=1e-5)
 

@@ -3,7 +3,7 @@
 - **Adaptable** (a recipe with speaker centring, the shipped one): the graph maps Whisper log-mel
   ``[batch, 80, frames]`` to the pooled embedding ``[batch, D]`` (mean and standard deviation
   over time of the recipe's encoder layers, before standardisation; D = 2 x 4 x 384 for the
-  default recipe), and ``head.npz`` holds the centred linear head (`ser.export.head`). Adapting to
+  default recipe), and ``head.npz`` holds the centred linear head (`ser.inference.head`). Adapting to
   a speaker is then numpy arithmetic on embeddings, outside the graph. ``ser_model.json`` records
   the single-clip temperature and the adaptation's shrinkage and temperature.
 - **Fixed** (a recipe without centring, or a fine-tuned network): one graph to the logits, with
@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ser.export.folder import staged_folder
-from ser.export.head import ADAPTATION_KIND, HEAD_KIND, CentredHead
+from ser.inference.head import ADAPTATION_KIND, HEAD_KIND, CentredHead
 from ser.model_folder import read_config, write_config
 
 logger = logging.getLogger(__name__)

@@ -419,7 +419,7 @@ def agreement(float_dir: str | os.PathLike, quant_dir: str | os.PathLike, signal
     """
     import numpy as np
 
-    from ser.export.head import speaker_centre
+    from ser.inference.head import speaker_centre
     from ser.model_folder import load_model
 
     models = [load_model(float_dir), load_model(quant_dir)]

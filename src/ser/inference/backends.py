@@ -23,6 +23,7 @@ import numpy as np
 
 from ser.errors import ModelError
 from ser.features.logmel import HOP_LENGTH, log_mel_spectrogram
+from ser.inference.head import CentredHead
 from ser.model_folder import CONFIG_NAME
 
 
@@ -107,7 +108,10 @@ class OnnxBackend:
             # A symbolic output axis: ask the graph once with a silent clip.
             n_out = self._run(np.zeros((1, self.n_mels, self.min_samples // HOP_LENGTH), np.float32)).shape[-1]
         self.output_size = int(n_out)
-        self.head = _read_head(self.directory, config, self.output_size, len(self.labels))
+        spec = config.get("head")
+        self.head: CentredHead | None = None if spec is None else CentredHead.load(
+            self.directory / str(spec.get("file", "head.npz")), self.output_size, len(self.labels)
+        )
         adaptation = config.get("adaptation") or {}
         self.shrinkage = float(adaptation.get("shrinkage", 2.0))
         self.temperature_adapted = float(adaptation.get("temperature_adapted", self.temperature))
@@ -126,7 +130,7 @@ class OnnxBackend:
     @property
     def population_mean(self) -> np.ndarray | None:
         """The training speakers' mean embedding [D] (None for a model that cannot adapt)."""
-        return None if self.head is None else self.head["population_mean"]
+        return None if self.head is None else self.head.population_mean
 
     @property
     def can_adapt(self) -> bool:
@@ -154,10 +158,7 @@ class OnnxBackend:
         """Probabilities [n, n_labels] of embeddings [n, D] centred on `centre` (default: the
         training population's mean); ``adapted`` picks the temperature calibrated for
         speaker-adapted predictions."""
-        head = self.head
-        centre = head["population_mean"] if centre is None else centre
-        z = (np.asarray(embeddings, dtype=np.float64) - centre - head["scaler_mean"]) / head["scaler_scale"]
-        logits = z @ head["coef"].T + head["intercept"]
+        logits = self.head.logits(embeddings, centre)
         return softmax(logits, self.temperature_adapted if adapted else self.temperature).astype(np.float32)
 
     def _pooled_outputs(self, signals: Sequence[np.ndarray], transform) -> np.ndarray:
@@ -230,27 +231,3 @@ def _available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS, Windows
         return max(1, os.cpu_count() or 1)
-
-
-_HEAD_ARRAYS = ("population_mean", "scaler_mean", "scaler_scale", "coef", "intercept")
-
-
-def _read_head(directory: Path, config: dict[str, Any], embedding_size: int, n_labels: int) -> dict[str, np.ndarray] | None:
-    """The speaker-centred linear head named by ``config["head"]`` (see docs/predict.md), checked."""
-    spec = config.get("head")
-    if spec is None:
-        return None
-    path = directory / str(spec.get("file", "head.npz"))
-    if not path.is_file():
-        raise ModelError(f"{directory}: the head file {path.name} named in {CONFIG_NAME} is missing")
-    try:
-        with np.load(path) as data:
-            head = {key: np.asarray(data[key], dtype=np.float64) for key in _HEAD_ARRAYS}
-    except (KeyError, ValueError, OSError) as exc:
-        raise ModelError(f"{path}: not a head file with arrays {', '.join(_HEAD_ARRAYS)} ({exc})") from None
-    shapes = {"population_mean": (embedding_size,), "scaler_mean": (embedding_size,), "scaler_scale": (embedding_size,),
-              "coef": (n_labels, embedding_size), "intercept": (n_labels,)}
-    for key, shape in shapes.items():
-        if head[key].shape != shape:
-            raise ModelError(f"{path}: {key} has shape {head[key].shape}, expected {shape} (graph output {embedding_size}, {n_labels} labels)")
-    return head

@@ -117,6 +117,8 @@ def model_fingerprint(backend) -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for key in sorted(backend.head):
-        digest.update(np.ascontiguousarray(backend.head[key]).tobytes())
+    from ser.inference.head import HEAD_ARRAYS
+
+    for name in sorted(HEAD_ARRAYS):
+        digest.update(np.ascontiguousarray(getattr(backend.head, name)).tobytes())
     return f"{backend.name}:{digest.hexdigest()[:12]}"

@@ -150,7 +150,7 @@ def speech_regions(probs: np.ndarray, duration_s: float, options: VadOptions = V
     regions shorter than ``min_speech`` dropped, each widened by ``pad`` and clipped to
     ``[0, duration_s]``; regions that overlap after padding are joined.
     """
-    return [(a, b) for a, b in _regions(probs, duration_s, options)]
+    return list(_regions(probs, duration_s, options))
 
 
 def _regions(probs: np.ndarray, duration_s: float, options: VadOptions) -> Iterator[tuple[float, float]]:

@@ -31,7 +31,7 @@ from ser.evaluation.metrics import expected_calibration_error
 from ser.inference.backends import softmax
 from ser.labels import DEFAULT_MODEL_LABELS, to_default_labels
 from ser.manifest import Utterance
-from ser.export.head import CentredHead
+from ser.inference.head import CentredHead
 from ser.export.onnx import PooledWhisper, export_default
 
 # Every hidden state (embeddings and 4 layers) is cached; the recipe picks layers from it.
@@ -377,7 +377,7 @@ def profile_centres(x: np.ndarray, groups: np.ndarray, mode: str, population_mea
     (the group's clips whose `names` entry is that label: a skewed profile, for experiments).
     The centre is `speaker_centre` of the profile's rows, shrunk toward `population_mean`.
     """
-    from ser.export.head import speaker_centre
+    from ser.inference.head import speaker_centre
 
     counted = mode[:1] == "n" and mode[1:].isdigit()
     draws = draws if counted else 1

@@ -6,7 +6,8 @@
 population's mean embedding; adapted to a speaker it is that speaker's mean embedding, shrunk
 toward the population mean (`speaker_centre`). The speaker's audio forms the centre, never its
 labels. The model-folder format (`ser.model_folder`) names this head ``"kind": "centred_linear"``;
-this module writes it, the ONNX backend (`ser.inference.backends`) reads it.
+this module owns its file: the export writes it (`CentredHead.save`), the ONNX backend
+(`ser.inference.backends`) reads it (`CentredHead.load`) and applies it (`CentredHead.logits`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,31 @@ class CentredHead:
         with atomic_write(path, "wb", encoding=None) as handle:
             np.savez(handle, **{name: np.asarray(getattr(self, name), np.float32) for name in HEAD_ARRAYS})
         return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, embedding_size: int, n_labels: int) -> "CentredHead":
+        """Read ``head.npz``, checked against the graph's embedding size and the model's labels.
+
+        Raises `ser.errors.ModelError` naming the file and what is wrong with it.
+        """
+        from ser.errors import ModelError
+
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"{path.parent}: the head file {path.name} named in ser_model.json is missing")
+        try:
+            with np.load(path) as data:
+                arrays = {name: np.asarray(data[name], dtype=np.float64) for name in HEAD_ARRAYS}
+        except (KeyError, ValueError, OSError) as exc:
+            raise ModelError(f"{path}: not a head file with arrays {', '.join(HEAD_ARRAYS)} ({exc})") from None
+        d, c = embedding_size, n_labels
+        shapes = {"population_mean": (d,), "scaler_mean": (d,), "scaler_scale": (d,), "coef": (c, d), "intercept": (c,)}
+        for name, shape in shapes.items():
+            if arrays[name].shape != shape:
+                raise ModelError(
+                    f"{path}: {name} has shape {arrays[name].shape}, expected {shape} (graph output {d}, {c} labels)"
+                )
+        return cls(**arrays)
 
     def logits(self, embeddings: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
         """``[n, D]`` embeddings -> ``[n, C]`` logits; `centre` ``[D]`` defaults to the population mean."""
