@@ -357,22 +357,6 @@ def emotion_of_splits(clips, embeddings, speakers, threshold, seed) -> dict[str,
     return {e: float(np.mean(v)) for e, v in sorted(moved.items())}
 
 
-class CachedEncoder:
-    """The encoder with its partial embeddings remembered, so that one recording scored with
-    several settings is embedded once (the benchmark's shortcut; timings use a plain encoder)."""
-
-    def __init__(self, encoder):
-        self.encoder, self.cache = encoder, {}
-
-    def embed_mels(self, mels: np.ndarray) -> np.ndarray:
-        import hashlib
-
-        key = hashlib.sha1(mels.tobytes()).hexdigest()
-        if key not in self.cache:
-            self.cache[key] = self.encoder.embed_mels(mels)
-        return self.cache[key]
-
-
 def build_conversations(clips, speakers, seed) -> list[Conversation]:
     rng = np.random.default_rng(seed)
     out = []
@@ -394,27 +378,104 @@ def regions_of(conversation: Conversation, source: str) -> list[tuple[float, flo
     return merged_truth(conversation.truth, 0.5)
 
 
-def run_conversations(conversations, encoder) -> list[dict]:
-    from ser.speakers import speaker_turns
+def embed_conversations(conversations, encoder, sources=REGION_SOURCES) -> list[dict]:
+    """For each conversation, {region source: `SpeakerWindows`}: each recording embedded once,
+    whatever settings are then tried on it."""
+    from ser.speakers.turns import speaker_windows
 
-    cached = CachedEncoder(encoder)
-    rows = []
+    out = []
     for i, c in enumerate(conversations):
+        out.append({source: speaker_windows(c.signal, regions_of(c, source), encoder=encoder) for source in sources})
+        print(f"  embedded conversation {i + 1}/{len(conversations)}", file=sys.stderr, end="\r")
+    return out
+
+
+def run_conversations(conversations, windows, counts=("auto", "true"), with_der=True, **settings) -> list[dict]:
+    """One row per conversation, region source and count (``"auto"`` or the true one), scored."""
+    from ser.speakers.turns import turns_from_windows
+
+    rows = []
+    for i, (c, embedded) in enumerate(zip(conversations, windows)):
         duration = c.signal.shape[0] / SR
         true_count = len(set(c.speakers))
-        for source in REGION_SOURCES:
-            regions = regions_of(c, source)
-            for count in ("auto", true_count):
-                result = speaker_turns(c.signal, regions, count, encoder=cached)
+        for source, w in embedded.items():
+            for count in counts:
+                result = turns_from_windows(w, true_count if count == "true" else "auto", **settings)
                 rows.append({
-                    "kind": c.kind, "source": source, "count": "auto" if count == "auto" else "true",
-                    "covered": coverage(c.truth, regions),
+                    "kind": c.kind, "source": source, "count": count,
+                    "covered": coverage(c.truth, w.regions),
                     "found": result.n_speakers, "right_count": float(result.n_speakers == true_count),
-                    "attributed": attribution(c.truth, result.turns, duration), "der": der(c.truth, result.turns, duration),
+                    "attributed": attribution(c.truth, result.turns, duration),
+                    "der": der(c.truth, result.turns, duration) if with_der else float("nan"),
                     "turns": result.turns, "conversation": i,
                 })
-        print(f"  conversation {i + 1}/{len(conversations)}", file=sys.stderr, end="\r")
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# 2a. The nuisance projection and the automatic count, chosen on the tuning speakers
+
+NUISANCE_KS = (0, 5, 10, 20, 30)  # directions projected out (0: raw embeddings)
+MERGE_DISTANCES = (0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7)
+NUISANCE_FILE = REPO / "src" / "ser" / "pretrained" / "speaker" / "nuisance.npz"
+
+
+def labelled_windows(conversations, windows) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings [n, 256] of the detector-region windows lying inside one true turn, and the
+    speaker [n] of each."""
+    embeddings, speakers = [], []
+    for c, embedded in zip(conversations, windows):
+        w = embedded["detector"]
+        for a, b, speaker in c.truth:
+            inside = (w.times[:, 0] >= a - 0.05) & (w.times[:, 1] <= b + 0.05)
+            embeddings.append(w.embeddings[inside])
+            speakers += [speaker] * int(inside.sum())
+    return np.concatenate(embeddings), np.asarray(speakers)
+
+
+def tune_turns(conversations, windows, nuisance) -> dict:
+    """Right voice of every tuning conversation (detector regions) for each number of nuisance
+    directions and, with "auto", each merge distance: {(k, "true" or merge distance): rows}."""
+    from ser.speakers.nuisance import Nuisance
+
+    results = {}
+    for k in NUISANCE_KS:
+        projection = Nuisance(nuisance.mean, nuisance.directions[:, :k], nuisance.about) if k else False
+        results[(k, "true")] = run_conversations(conversations, windows, ("true",), with_der=False, nuisance=projection)
+        for distance in MERGE_DISTANCES:
+            results[(k, distance)] = run_conversations(conversations, windows, ("auto",), with_der=False,
+                                                       nuisance=projection, merge_distance=distance)
+        print(f"  tuned k={k}", file=sys.stderr)
+    return results
+
+
+def choose_turn_settings(results) -> tuple[int, float]:
+    """The (k, merge distance) with the most speech given to the right voice over all tuning
+    conversations, with the count given and with "auto" together; ties go to fewer directions
+    and the larger distance (merging preferred to splitting)."""
+    def score(k, distance):
+        rows = results[(k, "true")] + results[(k, distance)]
+        return np.mean([r["attributed"] for r in rows])
+
+    grid = [(k, d) for k in NUISANCE_KS for d in MERGE_DISTANCES]
+    scores = {kd: score(*kd) for kd in grid}
+    best = max(scores.values())
+    return min((kd for kd in grid if scores[kd] >= best - 1e-9), key=lambda kd: (kd[0], -kd[1]))
+
+
+def tuning_table(results) -> list[str]:
+    def cell(rows, kind=None):
+        r = [x for x in rows if kind is None or x["kind"] == kind]
+        return f"{np.mean([x['attributed'] for x in r]):.3f}"
+
+    lines = ["| directions removed | count given: right voice (all / same gender) | " + " | ".join(
+        f"auto, merge {d}: right voice / right count" for d in MERGE_DISTANCES) + " |"]
+    lines.append("|---" * (len(MERGE_DISTANCES) + 2) + "|")
+    for k in NUISANCE_KS:
+        given = results[(k, "true")]
+        cells = [f"{cell(results[(k, d)])} / {np.mean([x['right_count'] for x in results[(k, d)]]):.2f}" for d in MERGE_DISTANCES]
+        lines.append(f"| {k} | {cell(given)} / {cell(given, 'same gender')} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def conversation_table(rows) -> list[str]:
@@ -492,9 +553,47 @@ def turn_emotions(conversations, rows) -> dict[str, float]:
 # ---------------------------------------------------------------------------------------------
 
 
+def nuisance_part(clips, tune, encoder, args) -> list[str]:
+    """Learn the nuisance projection on training conversations of the tuning speakers, choose
+    its size and the automatic count's merge distance on other tuning conversations, and write
+    the chosen projection to `NUISANCE_FILE`; the markdown section saying so."""
+    from ser.speakers.nuisance import Nuisance
+    from ser.speakers.turns import MERGE_DISTANCE
+
+    training = [c for seed in (args.seed + 4, args.seed + 5) for c in build_conversations(clips, tune, seed)]
+    embeddings, speakers = labelled_windows(training, embed_conversations(training, encoder, ("detector",)))
+    about = {"learned_by": f"benchmarks/speakers.py --parts nuisance --seed {args.seed}",
+             "data": f"{len(training)} conversations of the {len(tune)} tuning speakers of RAVDESS, EmoDB, TESS, URDU and "
+                     "TurEV-DB (benchmarks/speakers.md), detector regions, windows inside one true turn"}
+    full = Nuisance.learn(embeddings, speakers, max(NUISANCE_KS), about)
+    tuning = [c for seed in (args.seed + 2, args.seed + 3) for c in build_conversations(clips, tune, seed)]
+    results = tune_turns(tuning, embed_conversations(tuning, encoder, ("detector",)), full)
+    k, distance = choose_turn_settings(results)
+    if k:
+        Nuisance.learn(embeddings, speakers, k, about).save(NUISANCE_FILE)
+    lines = [
+        "## 2a. Settings of speaker turns, chosen on the tuning speakers",
+        "",
+        f"**Nuisance projection** (`ser.speakers.nuisance`): the leading directions of the within-speaker scatter of "
+        f"{embeddings.shape[0]} windows of {len(training)} conversations built from the tuning speakers (as in part 2, "
+        "other draws; detector regions; windows inside one true turn) are projected out of every window embedding "
+        "before clustering, so that one speaker's moods weigh less than the differences between speakers. "
+        f"**Chosen on {len(tuning)} other conversations of the tuning speakers** (detector regions): the number of "
+        "directions and the automatic count's merge distance with the most speech given to the right voice, count given "
+        f"and auto together: **{k} directions, merge distance {distance}**; the projection with {k} directions is "
+        f"written to `src/ser/pretrained/speaker/{NUISANCE_FILE.name}`, which the library ships and uses (the "
+        f"library's default merge distance: {MERGE_DISTANCE}).",
+        "",
+        *tuning_table(results),
+        "",
+    ]
+    print("\n".join(lines))
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="grouping,conversations,cost,emotions")
+    parser.add_argument("--parts", default="grouping,nuisance,conversations,cost,emotions")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -544,11 +643,13 @@ def main() -> None:
             "",
         ]
         print("\n".join(out[-30:]))
+    if "nuisance" in parts:
+        out += nuisance_part(clips, tune, encoder, args)
     if parts & {"conversations", "cost", "emotions"}:
         conversations = build_conversations(clips, held, args.seed + 1)
         hours = sum(c.signal.shape[0] for c in conversations) / SR / 3600
     if "conversations" in parts or "emotions" in parts:
-        rows = run_conversations(conversations, encoder)
+        rows = run_conversations(conversations, embed_conversations(conversations, encoder))
     if "conversations" in parts:
         out += [
             "## 2. Speaker turns in conversations (`speaker_turns`)",

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from ser.speakers import SpeakerError, SpeakerTurns, Turn, speaker_turns
+from ser.speakers.nuisance import Nuisance
+from ser.speakers.turns import speaker_windows, turns_from_windows
 from speaker_helpers import voice
 
 SR = 16000
@@ -117,3 +119,35 @@ def test_regions_are_sorted_joined_and_clipped():
 def test_bad_input_is_a_clear_error(regions, n, message):
     with pytest.raises(SpeakerError, match=message):
         speaker_turns(voice(3), regions, n)
+
+
+def test_turns_from_windows_cuts_one_embedding_with_any_count():
+    signal, truth = _conversation([3, 10, 3, 10])
+    regions = [(a, b) for a, b, _ in truth]
+    windows = speaker_windows(signal, regions)
+    assert windows.embeddings.shape == (windows.times.shape[0], 256) and windows.embedded == regions
+    for count in ("auto", 1, 2, 3):
+        assert turns_from_windows(windows, count) == speaker_turns(signal, regions, count)
+    assert turns_from_windows(windows, 1).n_speakers == 1
+
+
+def test_a_voice_with_too_little_of_the_speech_is_not_counted():
+    signal, truth = _conversation([3, 10, 3, 10])  # the woman holds about a third of the speech
+    windows = speaker_windows(signal, [(a, b) for a, b, _ in truth])
+    assert turns_from_windows(windows, "auto").n_speakers == 2
+    assert turns_from_windows(windows, "auto", min_share=0.45).n_speakers == 1
+    assert turns_from_windows(windows, "auto", min_speaker_s=4.0).n_speakers == 1
+    # A count given is kept, and the warning says what the voices suggest.
+    given = turns_from_windows(windows, 2, min_share=0.45)
+    assert given.n_speakers == 2 and given.n_found == 1 and "suggest 1" in given.warnings[0]
+
+
+def test_the_projection_can_be_left_out_or_replaced():
+    signal, truth = _conversation([3, 10, 3, 10, 3, 10])
+    windows = speaker_windows(signal, [(a, b) for a, b, _ in truth])
+    shipped = Nuisance.shipped()
+    fewer = Nuisance(shipped.mean, shipped.directions[:, :2], {"k": 2})
+    # Raw embeddings lie closer together: their merge distance is smaller (benchmarks/speakers.md, 2a).
+    for nuisance, merge_distance in ((True, 0.5), (fewer, 0.5), (False, 0.25)):
+        result = turns_from_windows(windows, "auto", nuisance=nuisance, merge_distance=merge_distance)
+        assert result.n_speakers == 2 and _attributed(result, truth) > 0.95

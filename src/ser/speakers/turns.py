@@ -6,21 +6,25 @@
     >>> result.n_speakers, result.n_found, result.warnings
     (2, 2, [])
 
-How (all numpy and onnxruntime, `VoiceEncoder` + `group_by_voice`):
+How (all numpy and onnxruntime, `VoiceEncoder` + `Nuisance` + average linkage):
 
 1. Each speech region is covered by windows of `window_s` (1.6 s, one partial of the encoder)
    every `hop_s` (0.4 s); a region shorter than a window is one window of what there is.
-   Regions shorter than `min_embed_s` (0.4 s: a word or a breath) are not embedded at all.
-2. Runs of up to 4 consecutive windows of a region (about 2.8 s) are averaged into units, and
-   the units grouped with average linkage (distance `threshold`, weighted by seconds). The
-   groups hold one voice each but often several groups per voice (one per clip or mood of a
-   speaker), plus small groups that straddle a change of speaker.
-3. Voices. With ``n_speakers="auto"`` the centres (mean window embeddings) of the groups
-   holding at least `min_speaker_s` of speech are refined by spherical k-means over all windows,
-   and centres closer than `merge_distance` (cosine distance) are joined until none is: that
-   sets the number of voices, preferring one voice too few to one too many. With an integer,
-   k-means runs from several cuts of the unit tree (the largest groups at a few thresholds, or
-   the tree cut into n to n + 3 groups) and the start whose voices fit the windows best is kept;
+   Regions shorter than `min_embed_s` (0.4 s: a word or a breath) are not embedded at all
+   (`speaker_windows`; the rest is `turns_from_windows`, so a recording embedded once can be
+   cut with several counts or settings).
+2. The window embeddings are centred and the directions in which one speaker's windows vary
+   most (mood, loudness, words; learned on other speakers) are projected out (`Nuisance`), so
+   that the clustering below splits voices, not moods. Runs of up to 4 consecutive windows of a
+   region (about 2.8 s) are averaged into units, and the units grouped with average linkage
+   (weighted by seconds) into a tree.
+3. Voices. For k voices, spherical k-means over all windows starts from several cuts of the
+   unit tree (the largest groups at a few distance thresholds, or the tree cut into k to k + 3
+   groups) and the start whose voices fit the windows best is kept: one start is not enough,
+   since its largest groups can all be one speaker's moods. With ``n_speakers="auto"`` the
+   count grows from one while the best k + 1 voices are all at least `merge_distance` apart
+   (cosine distance of their centres) and each holds at least `min_share` of the speech and
+   `min_speaker_s` seconds: one voice too few is preferred to one too many. With an integer,
    `SpeakerTurns.n_found` and a warning tell when the automatic count differs.
 4. Every 10 ms of speech takes the voice whose centre is most similar to the mean embedding of
    the windows covering it, so a change of speaker inside a region (a gap too short for the
@@ -52,6 +56,7 @@ from ser.speakers.embedding import (
     shared_encoder,
     unit_rows,
 )
+from ser.speakers.nuisance import Nuisance
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +64,9 @@ CELL_S = 0.01
 TURN_THRESHOLD = 0.4  # average-linkage distance of the first grouping of windows; see docs/speakers.md
 UNIT_WINDOWS = 4  # consecutive windows averaged into one unit of the first grouping (~2.8 s)
 MAX_UNITS = 2000  # at most this many units (a 16 MB distance matrix); longer recordings get longer units
-MERGE_DISTANCE = 0.3  # voices whose centres are closer (cosine distance) are one; see docs/speakers.md
+MIN_SHARE = 0.1  # a voice of the automatic count holds at least this share of the speech
+MAX_SPEAKERS = 8  # the automatic count stops here
+MERGE_DISTANCE = 0.5  # the automatic count: voices closer than this (cosine distance of projected centres) are one
 
 
 class Turn(NamedTuple):
@@ -95,52 +102,128 @@ class SpeakerTurns:
         return out
 
 
+@dataclass(frozen=True)
+class SpeakerWindows:
+    """The embedded speech of one recording, from `speaker_windows` (for `turns_from_windows`).
+
+    regions : the cleaned speech regions (sorted, disjoint), seconds.
+    embedded : the regions at least `min_embed_s` long, whose windows are below.
+    times : [n, 2] start and end of each window, seconds; embeddings : [n, 256] unit rows;
+    owner : [n] index into `embedded` of each window's region.
+    """
+
+    regions: list[tuple[float, float]]
+    embedded: list[tuple[float, float]]
+    times: np.ndarray
+    embeddings: np.ndarray
+    owner: np.ndarray
+    window_s: float
+
+
+def speaker_windows(
+    signal: np.ndarray,
+    speech_regions: Sequence[tuple[float, float]],
+    *,
+    encoder: VoiceEncoder | None = None,
+    window_s: float = 1.6,
+    hop_s: float = 0.4,
+    min_embed_s: float = 0.4,
+) -> SpeakerWindows:
+    """Voice embeddings of windows over the speech of a 16 kHz mono float signal (step 1 of the
+    module docstring): the costly part of `speaker_turns`, kept so that several counts or
+    settings can be tried with `turns_from_windows` without embedding twice.
+
+    speech_regions : ``(start_s, end_s)`` of the speech, in seconds (any order; overlapping ones
+        are joined; clipped to the signal).
+    encoder : the `VoiceEncoder` (default: the shipped one, loaded once per process).
+    """
+    signal = check_signal(signal)
+    regions = _clean_regions(speech_regions, signal.shape[0] / SAMPLE_RATE)
+    embedded = [r for r in regions if r[1] - r[0] >= min_embed_s]
+    if not embedded:
+        empty = np.zeros((0, 2))
+        return SpeakerWindows(regions, [], empty, np.zeros((0, 256), np.float32), np.zeros(0, np.int64), window_s)
+    times, embeddings, owner = _region_windows(encoder or shared_encoder(), signal, embedded, window_s, hop_s)
+    return SpeakerWindows(regions, embedded, times, embeddings, owner, window_s)
+
+
 def speaker_turns(
     signal: np.ndarray,
     speech_regions: Sequence[tuple[float, float]],
     n_speakers: str | int = "auto",
     *,
     encoder: VoiceEncoder | None = None,
-    threshold: float = TURN_THRESHOLD,
     window_s: float = 1.6,
     hop_s: float = 0.4,
     min_embed_s: float = 0.4,
-    merge_distance: float = MERGE_DISTANCE,
-    min_speaker_s: float = 3.0,
-    min_turn_s: float = 0.5,
+    **settings,
 ) -> SpeakerTurns:
-    """Speaker turns of a 16 kHz mono float signal within its speech regions (see the module docstring).
+    """Speaker turns of a 16 kHz mono float signal within its speech regions (see the module
+    docstring): `speaker_windows`, then `turns_from_windows` with `settings`.
 
     speech_regions : ``(start_s, end_s)`` of the speech, in seconds (any order; overlapping ones
         are joined; clipped to the signal). No regions is a result with no turns, not an error.
     n_speakers : ``"auto"`` or the number of voices, >= 1.
     encoder : the `VoiceEncoder` (default: the shipped one, loaded once per process).
     """
-    signal = check_signal(signal)
-    auto = _check_count(n_speakers)
-    regions = _clean_regions(speech_regions, signal.shape[0] / SAMPLE_RATE)
-    if not regions:
-        return SpeakerTurns([], 0, 0)
-    encoder = encoder or shared_encoder()
-    long_enough = [r for r in regions if r[1] - r[0] >= min_embed_s]
-    if not long_enough:
-        return SpeakerTurns([Turn(a, b, "S1") for a, b in regions], 1, 1, ["speech too short to tell voices apart: all given to one voice"])
+    _check_count(n_speakers)
+    windows = speaker_windows(signal, speech_regions, encoder=encoder, window_s=window_s, hop_s=hop_s, min_embed_s=min_embed_s)
+    return turns_from_windows(windows, n_speakers, **settings)
 
-    times, embeddings, owner = _region_windows(encoder, signal, long_enough, window_s, hop_s)
-    weights = np.minimum(times[:, 1] - times[:, 0], window_s)
+
+def turns_from_windows(
+    windows: SpeakerWindows,
+    n_speakers: str | int = "auto",
+    *,
+    threshold: float = TURN_THRESHOLD,
+    merge_distance: float = MERGE_DISTANCE,
+    min_speaker_s: float = 1.5,
+    min_share: float = MIN_SHARE,
+    max_speakers: int = MAX_SPEAKERS,
+    min_turn_s: float = 0.5,
+    nuisance: Nuisance | bool = True,
+) -> SpeakerTurns:
+    """Steps 2-5 of the module docstring on embedded speech.
+
+    n_speakers : ``"auto"`` or the number of voices, >= 1.
+    threshold : average-linkage distance of the first grouping of units.
+    merge_distance, min_speaker_s, min_share, max_speakers : the automatic count (step 3).
+    min_turn_s : shorter runs of one voice inside a region join a neighbour.
+    nuisance : the projection of the embeddings (True: the shipped `Nuisance`; False: none).
+    """
+    auto = _check_count(n_speakers)
+    if not windows.regions:
+        return SpeakerTurns([], 0, 0)
+    if not windows.embedded:
+        turns = [Turn(a, b, "S1") for a, b in windows.regions]
+        return SpeakerTurns(turns, 1, 1, ["speech too short to tell voices apart: all given to one voice"])
+    times, owner = windows.times, windows.owner
+    embeddings = windows.embeddings
+    if nuisance is not False:
+        embeddings = (Nuisance.shipped() if nuisance is True else nuisance).apply(embeddings)
+    weights = np.minimum(times[:, 1] - times[:, 0], windows.window_s)
     tree = _UnitTree.of(embeddings, weights, owner)
-    centres = _voices(embeddings, weights, tree.groups(threshold=threshold), "auto", merge_distance, min_speaker_s)
-    n_found, warnings = centres.shape[0], []
-    if not auto:
-        centres = _best_voices(embeddings, weights, tree, n_speakers, threshold, merge_distance)
-        if n_found != n_speakers:
-            warnings.append(f"asked for {n_speakers} speakers; the voices suggest {n_found}")
+    solutions: dict[int, np.ndarray] = {}
+
+    def voices(k: int) -> np.ndarray:
+        if k not in solutions:
+            solutions[k] = _best_voices(embeddings, weights, tree, k, threshold)
+        return solutions[k]
+
+    # Windows overlap: each stands for an equal part of its region's seconds when voices are counted.
+    lengths = np.asarray([b - a for a, b in windows.embedded])
+    seconds = lengths[owner] / np.bincount(owner)[owner]
+    least = max(min_speaker_s, min_share * lengths.sum())
+    n_found = _count_voices(voices, embeddings, seconds, merge_distance, least, max_speakers)
+    centres, warnings = voices(n_found if auto else n_speakers), []
+    if not auto and n_found != n_speakers:
+        warnings.append(f"asked for {n_speakers} speakers; the voices suggest {n_found}")
 
     pieces: list[tuple[float, float, int]] = []
-    for a, b in long_enough:
-        inside = (times[:, 0] >= a - 1e-6) & (times[:, 1] <= b + 1e-6)
+    for index, (a, b) in enumerate(windows.embedded):
+        inside = owner == index
         pieces += _label_region(a, b, times[inside], embeddings[inside], centres, min_turn_s)
-    pieces = _attach_short_regions(pieces, [r for r in regions if r[1] - r[0] < min_embed_s])
+    pieces = _attach_short_regions(pieces, [r for r in windows.regions if r not in windows.embedded])
     turns, n = _name_turns(pieces)
     if not auto and n < n_speakers and n != n_found:
         warnings.append(f"only {n} voices could be told apart")
@@ -230,38 +313,41 @@ class _UnitTree:
         return cut(self.merges, n_units, n_merges)[self.unit_of]
 
 
-def _best_voices(embeddings, weights, tree: _UnitTree, n_speakers: int, threshold: float, merge_distance: float) -> np.ndarray:
+def _count_voices(voices, embeddings, seconds, merge_distance, least, max_speakers) -> int:
+    """How many voices: k + 1 instead of k while the best k + 1 voices (`voices(k + 1)`) are all
+    at least `merge_distance` apart (cosine distance of centres) and each holds `least` seconds
+    of speech (`seconds` [n]: the speech each window [n, d] stands for)."""
+    k = 1
+    while k < max_speakers:
+        centres = voices(k + 1)
+        if centres.shape[0] < k + 1:
+            break
+        similarity = centres @ centres.T
+        np.fill_diagonal(similarity, -np.inf)
+        held = np.bincount(np.argmax(embeddings @ centres.T, axis=1), weights=seconds, minlength=k + 1)
+        if 1 - similarity.max() < merge_distance or held.min() < least:
+            break
+        k += 1
+    return k
+
+
+def _best_voices(embeddings, weights, tree: _UnitTree, n_speakers: int, threshold: float) -> np.ndarray:
     """`n_speakers` centres: k-means started from several cuts of the unit tree, the start whose
     result fits the windows best kept (largest weighted similarity of windows to their centre).
     One start is not enough: its largest groups can all be one speaker's moods."""
     starts = [tree.groups(threshold=t) for t in sorted({threshold, 0.3, 0.35, 0.4, 0.5})]
     starts += [tree.groups(count=k) for k in range(n_speakers, n_speakers + 4)]
-    results = [_voices(embeddings, weights, groups, n_speakers, merge_distance, 0.0) for groups in starts]
+    results = [_voices(embeddings, weights, groups, n_speakers) for groups in starts]
     complete = [c for c in results if c.shape[0] == n_speakers] or results
     return max(complete, key=lambda c: float(weights @ np.max(embeddings @ c.T, axis=1)))
 
 
-def _voices(embeddings, weights, groups, n_speakers, merge_distance, min_speaker_s) -> np.ndarray:
-    """Unit centres [k, 256] of the voices, from window embeddings [n, 256], their weights [n]
-    (seconds) and groups [n] (see the module docstring, step 3)."""
+def _voices(embeddings, weights, groups, n_speakers: int) -> np.ndarray:
+    """Centres [<= n_speakers, d] of the voices: spherical k-means over the windows [n, d]
+    (weights [n] in seconds), started from the `n_speakers` largest window `groups` [n]."""
     totals = np.bincount(groups, weights=weights)
-    order = np.argsort(-totals, kind="stable")
-    if n_speakers == "auto":
-        seeds = [g for g in order if totals[g] >= min_speaker_s] or [order[0]]
-    else:
-        seeds = list(order[:n_speakers])
-    centres = _kmeans(embeddings, weights, _centres(embeddings, weights, groups, seeds))
-    target = 1 if n_speakers == "auto" else n_speakers
-    while centres.shape[0] > target:
-        similarity = centres @ centres.T
-        np.fill_diagonal(similarity, -np.inf)
-        i, j = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
-        if n_speakers == "auto" and 1 - similarity[i, j] > merge_distance:
-            break
-        sizes = np.bincount(np.argmax(embeddings @ centres.T, axis=1), weights=weights, minlength=centres.shape[0])
-        joined = unit_rows(sizes[i] * centres[i] + sizes[j] * centres[j])
-        centres = _kmeans(embeddings, weights, np.vstack([np.delete(centres, [i, j], axis=0), joined]))
-    return centres
+    seeds = list(np.argsort(-totals, kind="stable")[:n_speakers])
+    return _kmeans(embeddings, weights, _centres(embeddings, weights, groups, seeds))
 
 
 def _centres(embeddings, weights, groups, chosen) -> np.ndarray:
