@@ -422,6 +422,7 @@ def run_conversations(conversations, windows, counts=("auto", "true"), with_der=
 
 NUISANCE_KS = (0, 5, 10, 20, 30)  # directions projected out (0: raw embeddings)
 MERGE_DISTANCES = (0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7)
+MIN_GAPS = (0.0, 1.0, 1.2)  # a new voice's distance over the next split's (0: not asked)
 RAW_MERGE_DISTANCE = 0.25  # the best merge distance without the projection in part 2a (tuning speakers)
 NUISANCE_FILE = REPO / "src" / "ser" / "pretrained" / "speaker" / "nuisance.npz"
 
@@ -441,46 +442,48 @@ def labelled_windows(conversations, windows) -> tuple[np.ndarray, np.ndarray]:
 
 def tune_turns(conversations, windows, nuisance) -> dict:
     """Right voice of every tuning conversation (detector regions) for each number of nuisance
-    directions and, with "auto", each merge distance: {(k, "true" or merge distance): rows}."""
+    directions and, with "auto", each merge distance and minimum gap:
+    {(k, "true") or (k, merge distance, gap): rows}."""
     from ser.speakers.nuisance import Nuisance
 
     results = {}
     for k in NUISANCE_KS:
         projection = Nuisance(nuisance.mean, nuisance.directions[:, :k], nuisance.about) if k else False
         results[(k, "true")] = run_conversations(conversations, windows, ("true",), with_der=False, nuisance=projection)
-        for distance in MERGE_DISTANCES:
-            results[(k, distance)] = run_conversations(conversations, windows, ("auto",), with_der=False,
-                                                       nuisance=projection, merge_distance=distance)
+        for distance, gap in itertools.product(MERGE_DISTANCES, MIN_GAPS):
+            results[(k, distance, gap)] = run_conversations(conversations, windows, ("auto",), with_der=False,
+                                                            nuisance=projection, merge_distance=distance, min_gap=gap)
         print(f"  tuned k={k}", file=sys.stderr)
     return results
 
 
-def choose_turn_settings(results) -> tuple[int, float]:
-    """The (k, merge distance) with the most speech given to the right voice over all tuning
-    conversations, with the count given and with "auto" together; ties go to fewer directions
-    and the larger distance (merging preferred to splitting)."""
-    def score(k, distance):
-        rows = results[(k, "true")] + results[(k, distance)]
+def choose_turn_settings(results) -> tuple[int, float, float]:
+    """The (k, merge distance, gap) with the most speech given to the right voice over all tuning
+    conversations, with the count given and with "auto" together; ties go to fewer directions,
+    the larger distance and the larger gap (merging preferred to splitting)."""
+    def score(k, distance, gap):
+        rows = results[(k, "true")] + results[(k, distance, gap)]
         return np.mean([r["attributed"] for r in rows])
 
-    grid = [(k, d) for k in NUISANCE_KS for d in MERGE_DISTANCES]
-    scores = {kd: score(*kd) for kd in grid}
+    grid = list(itertools.product(NUISANCE_KS, MERGE_DISTANCES, MIN_GAPS))
+    scores = {key: score(*key) for key in grid}
     best = max(scores.values())
-    return min((kd for kd in grid if scores[kd] >= best - 1e-9), key=lambda kd: (kd[0], -kd[1]))
+    return min((key for key in grid if scores[key] >= best - 1e-9), key=lambda key: (key[0], -key[1], -key[2]))
 
 
 def tuning_table(results) -> list[str]:
-    def cell(rows, kind=None):
-        r = [x for x in rows if kind is None or x["kind"] == kind]
-        return f"{np.mean([x['attributed'] for x in r]):.3f}"
+    def right(rows, kind=None):
+        return np.mean([x["attributed"] for x in rows if kind is None or x["kind"] == kind])
 
-    lines = ["| directions removed | count given: right voice (all / same gender) | " + " | ".join(
+    lines = ["| directions removed | count given: right voice (all / same gender) | auto: minimum gap | " + " | ".join(
         f"auto, merge {d}: right voice / right count" for d in MERGE_DISTANCES) + " |"]
-    lines.append("|---" * (len(MERGE_DISTANCES) + 2) + "|")
+    lines.append("|---" * (len(MERGE_DISTANCES) + 3) + "|")
     for k in NUISANCE_KS:
         given = results[(k, "true")]
-        cells = [f"{cell(results[(k, d)])} / {np.mean([x['right_count'] for x in results[(k, d)]]):.2f}" for d in MERGE_DISTANCES]
-        lines.append(f"| {k} | {cell(given)} / {cell(given, 'same gender')} | " + " | ".join(cells) + " |")
+        for gap in MIN_GAPS:
+            cells = [f"{right(results[(k, d, gap)]):.3f} / {np.mean([x['right_count'] for x in results[(k, d, gap)]]):.2f}"
+                     for d in MERGE_DISTANCES]
+            lines.append(f"| {k} | {right(given):.3f} / {right(given, 'same gender'):.3f} | {gap} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -564,7 +567,7 @@ def nuisance_part(clips, tune, encoder, args) -> list[str]:
     its size and the automatic count's merge distance on other tuning conversations, and write
     the chosen projection to `NUISANCE_FILE`; the markdown section saying so."""
     from ser.speakers.nuisance import Nuisance
-    from ser.speakers.turns import MERGE_DISTANCE
+    from ser.speakers.turns import MERGE_DISTANCE, MIN_GAP
 
     training = [c for seed in (args.seed + 4, args.seed + 5) for c in build_conversations(clips, tune, seed)]
     embeddings, speakers = labelled_windows(training, embed_conversations(training, encoder, ("detector",)))
@@ -574,7 +577,7 @@ def nuisance_part(clips, tune, encoder, args) -> list[str]:
     full = Nuisance.learn(embeddings, speakers, max(NUISANCE_KS), about)
     tuning = [c for seed in (args.seed + 2, args.seed + 3) for c in build_conversations(clips, tune, seed)]
     results = tune_turns(tuning, embed_conversations(tuning, encoder, ("detector",)), full)
-    k, distance = choose_turn_settings(results)
+    k, distance, gap = choose_turn_settings(results)
     if k:
         Nuisance.learn(embeddings, speakers, k, about).save(NUISANCE_FILE)
     lines = [
@@ -585,10 +588,11 @@ def nuisance_part(clips, tune, encoder, args) -> list[str]:
         "other draws; detector regions; windows inside one true turn) are projected out of every window embedding "
         "before clustering, so that one speaker's moods weigh less than the differences between speakers. "
         f"**Chosen on {len(tuning)} other conversations of the tuning speakers** (detector regions): the number of "
-        "directions and the automatic count's merge distance with the most speech given to the right voice, count given "
-        f"and auto together: **{k} directions, merge distance {distance}**; the projection with {k} directions is "
+        "directions and the automatic count's merge distance and minimum gap (`turns_from_windows`) with the most "
+        "speech given to the right voice, count given and auto together: "
+        f"**{k} directions, merge distance {distance}, minimum gap {gap}**; the projection with {k} directions is "
         f"written to `src/ser/pretrained/speaker/{NUISANCE_FILE.name}`, which the library ships and uses (the "
-        f"library's default merge distance: {MERGE_DISTANCE}).",
+        f"library's defaults: merge distance {MERGE_DISTANCE}, minimum gap {MIN_GAP}).",
         "",
         *tuning_table(results),
         "",

@@ -137,6 +137,8 @@ def test_a_voice_with_too_little_of_the_speech_is_not_counted():
     assert turns_from_windows(windows, "auto").n_speakers == 2
     assert turns_from_windows(windows, "auto", min_share=0.45).n_speakers == 1
     assert turns_from_windows(windows, "auto", min_speaker_s=4.0).n_speakers == 1
+    # A second voice must also stand out from a further split: asking for an unreachable gap keeps one.
+    assert turns_from_windows(windows, "auto", min_gap=1000.0).n_speakers == 1
     # A count given is kept, and the warning says what the voices suggest.
     given = turns_from_windows(windows, 2, min_share=0.45)
     assert given.n_speakers == 2 and given.n_found == 1 and "suggest 1" in given.warnings[0]

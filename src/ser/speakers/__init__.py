@@ -13,9 +13,11 @@ numpy and onnxruntime only (no torch, scipy or scikit-learn); see docs/speakers.
 
 from ser.speakers.clustering import DEFAULT_THRESHOLD, Grouping, group_by_voice, group_clips
 from ser.speakers.embedding import SpeakerError, VoiceEncoder, shared_encoder
-from ser.speakers.turns import SpeakerTurns, Turn, speaker_turns
+from ser.speakers.nuisance import Nuisance
+from ser.speakers.turns import SpeakerTurns, SpeakerWindows, Turn, speaker_turns, speaker_windows, turns_from_windows
 
 __all__ = [
-    "DEFAULT_THRESHOLD", "Grouping", "SpeakerError", "SpeakerTurns", "Turn", "VoiceEncoder",
-    "group_by_voice", "group_clips", "shared_encoder", "speaker_turns",
+    "DEFAULT_THRESHOLD", "Grouping", "Nuisance", "SpeakerError", "SpeakerTurns", "SpeakerWindows", "Turn",
+    "VoiceEncoder", "group_by_voice", "group_clips", "shared_encoder", "speaker_turns", "speaker_windows",
+    "turns_from_windows",
 ]

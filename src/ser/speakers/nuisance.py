@@ -1,7 +1,10 @@
 """Directions of one voice's variation removed from the voice embeddings (nuisance attribute projection).
 
-    >>> nuisance = Nuisance.shipped()                  # or Nuisance.learn(embeddings, speakers, 10)
-    >>> projected = nuisance.apply(embeddings)          # [n, 256] -> [n, 256], unit rows
+    >>> import numpy as np
+    >>> windows = np.abs(np.random.default_rng(0).standard_normal((5, 256)))  # VoiceEncoder embeddings
+    >>> nuisance = Nuisance.shipped()            # or Nuisance.learn(embeddings, speakers, k=10)
+    >>> nuisance.apply(windows).shape            # centred, 10 directions removed, unit rows
+    (5, 256)
 
 Within one recording, windows of one speaker in different emotions can lie as far apart as two
 speakers of the same gender, and clustering then splits the recording by emotion instead of by

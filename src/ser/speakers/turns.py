@@ -23,8 +23,10 @@ How (all numpy and onnxruntime, `VoiceEncoder` + `Nuisance` + average linkage):
    groups) and the start whose voices fit the windows best is kept: one start is not enough,
    since its largest groups can all be one speaker's moods. With ``n_speakers="auto"`` the
    count grows from one while the best k + 1 voices are all at least `merge_distance` apart
-   (cosine distance of their centres) and each holds at least `min_share` of the speech and
-   `min_speaker_s` seconds: one voice too few is preferred to one too many. With an integer,
+   (cosine distance of their centres), each holds at least `min_share` of the speech and
+   `min_speaker_s` seconds, and their closest pair is at least `min_gap` times as far apart as
+   that of the best k + 2 voices (a real new voice stands out from the splits of one voice's
+   moods that follow it): one voice too few is preferred to one too many. With an integer,
    `SpeakerTurns.n_found` and a warning tell when the automatic count differs.
 4. Every 10 ms of speech takes the voice whose centre is most similar to the mean embedding of
    the windows covering it, so a change of speaker inside a region (a gap too short for the
@@ -66,6 +68,7 @@ UNIT_WINDOWS = 4  # consecutive windows averaged into one unit of the first grou
 MAX_UNITS = 2000  # at most this many units (a 16 MB distance matrix); longer recordings get longer units
 MIN_SHARE = 0.1  # a voice of the automatic count holds at least this share of the speech
 MAX_SPEAKERS = 8  # the automatic count stops here
+MIN_GAP = 1.0  # the automatic count: a new voice's closest distance over that of the next split
 MERGE_DISTANCE = 0.5  # the automatic count: voices closer than this (cosine distance of projected centres) are one
 
 
@@ -180,6 +183,7 @@ def turns_from_windows(
     min_speaker_s: float = 1.5,
     min_share: float = MIN_SHARE,
     max_speakers: int = MAX_SPEAKERS,
+    min_gap: float = MIN_GAP,
     min_turn_s: float = 0.5,
     nuisance: Nuisance | bool = True,
 ) -> SpeakerTurns:
@@ -187,7 +191,7 @@ def turns_from_windows(
 
     n_speakers : ``"auto"`` or the number of voices, >= 1.
     threshold : average-linkage distance of the first grouping of units.
-    merge_distance, min_speaker_s, min_share, max_speakers : the automatic count (step 3).
+    merge_distance, min_speaker_s, min_share, max_speakers, min_gap : the automatic count (step 3).
     min_turn_s : shorter runs of one voice inside a region join a neighbour.
     nuisance : the projection of the embeddings (True: the shipped `Nuisance`; False: none).
     """
@@ -214,7 +218,7 @@ def turns_from_windows(
     lengths = np.asarray([b - a for a, b in windows.embedded])
     seconds = lengths[owner] / np.bincount(owner)[owner]
     least = max(min_speaker_s, min_share * lengths.sum())
-    n_found = _count_voices(voices, embeddings, seconds, merge_distance, least, max_speakers)
+    n_found = _count_voices(voices, embeddings, seconds, merge_distance, least, max_speakers, min_gap)
     centres, warnings = voices(n_found if auto else n_speakers), []
     if not auto and n_found != n_speakers:
         warnings.append(f"asked for {n_speakers} speakers; the voices suggest {n_found}")
@@ -313,22 +317,33 @@ class _UnitTree:
         return cut(self.merges, n_units, n_merges)[self.unit_of]
 
 
-def _count_voices(voices, embeddings, seconds, merge_distance, least, max_speakers) -> int:
+def _count_voices(voices, embeddings, seconds, merge_distance, least, max_speakers, min_gap) -> int:
     """How many voices: k + 1 instead of k while the best k + 1 voices (`voices(k + 1)`) are all
-    at least `merge_distance` apart (cosine distance of centres) and each holds `least` seconds
-    of speech (`seconds` [n]: the speech each window [n, d] stands for)."""
+    at least `merge_distance` apart (cosine distance of centres), each holds `least` seconds of
+    speech (`seconds` [n]: the speech each window [n, d] stands for), and their closest pair is
+    at least `min_gap` times as far apart as that of the best k + 2 voices (a new voice must
+    stand out from the splits of one voice's moods that come after it)."""
     k = 1
     while k < max_speakers:
         centres = voices(k + 1)
         if centres.shape[0] < k + 1:
             break
-        similarity = centres @ centres.T
-        np.fill_diagonal(similarity, -np.inf)
         held = np.bincount(np.argmax(embeddings @ centres.T, axis=1), weights=seconds, minlength=k + 1)
-        if 1 - similarity.max() < merge_distance or held.min() < least:
+        gap = _closest(centres)
+        if gap < merge_distance or held.min() < least:
+            break
+        after = voices(k + 2) if min_gap > 0 else centres
+        if after.shape[0] == k + 2 and gap < min_gap * _closest(after):
             break
         k += 1
     return k
+
+
+def _closest(centres: np.ndarray) -> float:
+    """Cosine distance of the two most similar of unit `centres` [k >= 2, d]."""
+    similarity = centres @ centres.T
+    np.fill_diagonal(similarity, -np.inf)
+    return float(1 - similarity.max())
 
 
 def _best_voices(embeddings, weights, tree: _UnitTree, n_speakers: int, threshold: float) -> np.ndarray:
