@@ -423,7 +423,7 @@ def run_conversations(conversations, windows, counts=("auto", "true"), with_der=
 NUISANCE_KS = (0, 5, 10, 20, 30)  # directions projected out (0: raw embeddings)
 MERGE_DISTANCES = (0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7)
 MIN_GAPS = (0.0, 1.0, 1.2)  # a new voice's distance over the next split's (0: not asked)
-RAW_MERGE_DISTANCE = 0.25  # the best merge distance without the projection in part 2a (tuning speakers)
+RAW_MERGE_DISTANCE = 0.25  # the best merge distance without the projection in part 2a (tuning speakers; no gap)
 NUISANCE_FILE = REPO / "src" / "ser" / "pretrained" / "speaker" / "nuisance.npz"
 
 
@@ -677,10 +677,10 @@ def main() -> None:
             "",
             *conversation_table(rows),
             "",
-            f"Without the nuisance projection (raw embeddings; merge distance {RAW_MERGE_DISTANCE}, the best for "
-            "raw embeddings in part 2a), detector regions:",
+            f"Without the nuisance projection (raw embeddings; merge distance {RAW_MERGE_DISTANCE} and no minimum gap, "
+            "the best for raw embeddings in part 2a), detector regions:",
             "",
-            *conversation_table([r for r in run_conversations(conversations, windows, nuisance=False,
+            *conversation_table([r for r in run_conversations(conversations, windows, nuisance=False, min_gap=0.0,
                                                               merge_distance=RAW_MERGE_DISTANCE) if r["source"] == "detector"]),
             "",
         ]
