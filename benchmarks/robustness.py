@@ -66,7 +66,24 @@ HEADS = {
     "classic": "clean training clips + classic augmented copies (stretch, pitch, shift, reverb, gain +-6 dB, noise; p 0.5)",
     "recordings+trimmed": "clean training clips trimmed to their detected speech (`vad.trim_to_speech`) + the `recordings` copies",
     "recordings": "clean training clips + copies with `AugmentConfig.recordings()` (classic + SNR noise, padding, phone/MP3/Opus, gain +-12 dB)",
+    "recipe": "the shipped recipe's own training data: every training clip trimmed to its speech, its augmented copies "
+              "(`augmented_copies`, all clips), its centring (single clips judged less the population mean)",
 }
+
+
+class Shifted:
+    """A head applied to features less a fixed vector: the recipe's single-clip mode, where a clip
+    without a speaker profile is centred on the training population's mean."""
+
+    def __init__(self, head, shift: np.ndarray):
+        self.head, self.shift = head, shift
+        self.classes_ = head.classes_
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.head.predict(x - self.shift)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return self.head.predict_proba(x - self.shift)
 
 
 def corruption(condition: str):
@@ -247,8 +264,9 @@ def run(args) -> None:
         earlier = json.loads((OUT / "results.json").read_text())
         if all(earlier.get(k) == v for k, v in results.items() if k != "heads"):
             results["heads"] = earlier["heads"]
-    trimmed = trimmed_features(rows, recipe) if any(h.endswith("+trimmed") for h in args.heads.split(",")) else None
-    for head in args.heads.split(","):
+    heads = args.heads.split(",")
+    trimmed = trimmed_features(rows, recipe) if any(h.endswith("+trimmed") or h.startswith("recipe") for h in heads) else None
+    for head in heads:
         predictions = {f"{name}{'+vad' if vad else ''}": np.zeros(len(sample), int) for name, vad in tests}
         chosen_c = {}
         for f in sorted(set(fold)):
@@ -257,12 +275,16 @@ def run(args) -> None:
             # "+trimmed": the clean training clips trimmed to their speech, as the Recognizer judges.
             x_fit, y_fit = (trimmed if head.endswith("+trimmed") else x)[train], y[train]
             augmentation = head.removesuffix("+trimmed")
-            if augmentation != "none":
+            if head.startswith("recipe"):
+                chosen_c[int(f)], model = fitted_head(f"{head}-fold{f}-c{args.c}", lambda train=train, val=val, head=head: recipe_head(
+                    trimmed, y, speakers, train, val, recipe, int(head[len("recipe"):] or recipe.augmented_copies), args.c))
+            elif augmentation != "none":
                 with_copy = [i for i in train if i in position]
                 x_fit = np.concatenate([x_fit, copies[augmentation][[position[i] for i in with_copy]]])
                 y_fit = np.concatenate([y_fit, y[with_copy]])
-            chosen_c[int(f)], model = fitted_head(f"{head}-fold{f}-c{args.c}-share{args.copy_share}",
-                                                  lambda x_fit=x_fit, y_fit=y_fit, val=val: best_probe(x_fit, y_fit, x[val], y[val], args.c))
+            if not head.startswith("recipe"):
+                chosen_c[int(f)], model = fitted_head(f"{head}-fold{f}-c{args.c}-share{args.copy_share}",
+                                                      lambda x_fit=x_fit, y_fit=y_fit, val=val: best_probe(x_fit, y_fit, x[val], y[val], args.c))
             held = fold[sample] == f
             for (name, vad), features in tests.items():
                 predictions[f"{name}{'+vad' if vad else ''}"][held] = (
@@ -271,6 +293,25 @@ def run(args) -> None:
         results["heads"][head] = {"C": chosen_c, "predictions": {k: v.tolist() for k, v in predictions.items()}}
         print(head, {k: round(ua(y[sample], v), 3) for k, v in predictions.items()}, flush=True)
         write_json(OUT / "results.json", results)  # after every head: a cut-off run keeps what it did
+
+
+def recipe_head(trimmed, y, speakers, train, val, recipe, copies: int, grid: str):
+    """``(C, head)`` trained as ``ser train-default`` trains the shipped head, on fold rows `train`:
+    the clips trimmed to their speech, `copies` of the recipe's augmented copies of every one, and
+    the recipe's centring; the head judges a single clip less the population mean (`Shifted`)."""
+    from accuracy import features_and_copies
+
+    from ser.training.default_model import centred_training, with_copies
+
+    rows = load(recipe)[0]
+    copy_features = features_and_copies(rows, recipe, copies)[1]
+    if recipe.centring == "none":
+        x_fit, y_fit = with_copies(trimmed, y, train, copy_features)
+        population = np.zeros(trimmed.shape[1], np.float32)
+    else:
+        x_fit, y_fit, population = centred_training(trimmed, y, speakers, train, copy_features, recipe.centring)
+    c, head = best_probe(x_fit, y_fit, trimmed[val] - population, y[val], grid)
+    return c, Shifted(head, population)
 
 
 def fitted_head(name: str, fit):
