@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from _machine import cpu_name  # benchmarks/ is on sys.path when run as a script
-from accuracy import _recipe, best_probe, load
+from accuracy import _recipe, best_probe, features_and_copies, load
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
@@ -266,6 +266,9 @@ def run(args) -> None:
             results["heads"] = earlier["heads"]
     heads = args.heads.split(",")
     trimmed = trimmed_features(rows, recipe) if any(h.endswith("+trimmed") or h.startswith("recipe") for h in heads) else None
+    # The recipe's own copies (all clips), read from the cache once for every fold and recipe head.
+    most = max([int(h[len("recipe"):] or recipe.augmented_copies) for h in heads if h.startswith("recipe")], default=0)
+    recipe_copies = features_and_copies(rows, recipe, most)[1] if most else None
     for head in heads:
         predictions = {f"{name}{'+vad' if vad else ''}": np.zeros(len(sample), int) for name, vad in tests}
         chosen_c = {}
@@ -277,7 +280,8 @@ def run(args) -> None:
             augmentation = head.removesuffix("+trimmed")
             if head.startswith("recipe"):
                 chosen_c[int(f)], model = fitted_head(f"{head}-fold{f}-c{args.c}", lambda train=train, val=val, head=head: recipe_head(
-                    trimmed, y, speakers, train, val, recipe, int(head[len("recipe"):] or recipe.augmented_copies), args.c))
+                    trimmed, y, speakers, train, val, recipe,
+                    None if recipe_copies is None else recipe_copies[:int(head[len("recipe"):] or recipe.augmented_copies)], args.c))
             elif augmentation != "none":
                 with_copy = [i for i in train if i in position]
                 x_fit = np.concatenate([x_fit, copies[augmentation][[position[i] for i in with_copy]]])
@@ -295,16 +299,12 @@ def run(args) -> None:
         write_json(OUT / "results.json", results)  # after every head: a cut-off run keeps what it did
 
 
-def recipe_head(trimmed, y, speakers, train, val, recipe, copies: int, grid: str):
+def recipe_head(trimmed, y, speakers, train, val, recipe, copy_features, grid: str):
     """``(C, head)`` trained as ``ser train-default`` trains the shipped head, on fold rows `train`:
-    the clips trimmed to their speech, `copies` of the recipe's augmented copies of every one, and
-    the recipe's centring; the head judges a single clip less the population mean (`Shifted`)."""
-    from accuracy import features_and_copies
-
+    the clips trimmed to their speech, the recipe's augmented copies ``copy_features [K, n, d]`` (or
+    None), and the recipe's centring; the head judges a single clip less the population mean (`Shifted`)."""
     from ser.training.default_model import centred_training, with_copies
 
-    rows = load(recipe)[0]
-    copy_features = features_and_copies(rows, recipe, copies)[1]
     if recipe.centring == "none":
         x_fit, y_fit = with_copies(trimmed, y, train, copy_features)
         population = np.zeros(trimmed.shape[1], np.float32)
@@ -492,7 +492,7 @@ def main() -> int:
     r = sub.add_parser("run", help="score fold heads on corrupted held-out clips (runs/robustness/results.json)")
     r.add_argument("--per-corpus", type=int, default=120, help="test clips sampled per corpus")
     r.add_argument("--heads", default="classic,recordings,recordings+trimmed",
-                   help="training variants: none, classic, recordings, each optionally +trimmed")
+                   help="training variants: none, classic, recordings, each optionally +trimmed; recipe[K] (the shipped recipe, K copies)")
     r.add_argument("--c", default="0.01", help="probe regularisation grid (one value: a head fit takes minutes here)")
     r.add_argument("--copy-share", type=float, default=0.5, help="share of clips (seeded) given one augmented copy")
     r.add_argument("--vad", action="store_true", help="also score every condition trimmed to detected speech")
