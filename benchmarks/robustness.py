@@ -193,15 +193,13 @@ def judged(model, pieces: list[np.ndarray]) -> np.ndarray:
 
 def trimmed_features(rows, recipe) -> np.ndarray:
     """Pooled features ``[n, d]`` of every clip trimmed to its detected speech (`vad.trim_to_speech`,
-    what the Recognizer judges), in the cache benchmarks share (runs/trim computed it first)."""
-    from ser.inference.vad import trim_to_speech
-    from ser.training.default_model import _CACHE_LAYERS, select_features
+    what the Recognizer judges): `pooled_features` of the recipe with ``trim_to_speech`` on, in the
+    cache benchmarks share, whatever the recipe's own setting."""
+    from dataclasses import replace
 
-    pooled = pooled_model(recipe, _CACHE_LAYERS)
-    arrays = encoded(rows, recipe, lambda s: pooled(trim_to_speech(s)),
-                     "whisper-tiny-en-pooled-l01234-meanstd-trimmed-v1", "trimmed clips")
-    cached = np.stack(arrays).reshape(len(rows), 2, len(_CACHE_LAYERS), -1).astype(np.float32)
-    return select_features(cached, recipe.layers, recipe.stats)
+    from ser.training.default_model import pooled_features, select_features
+
+    return select_features(pooled_features(rows, replace(recipe, trim_to_speech=True)), recipe.layers, recipe.stats)
 
 
 def clean_features(rows, recipe) -> np.ndarray:
