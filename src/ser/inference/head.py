@@ -30,7 +30,12 @@ def speaker_centre(embeddings: np.ndarray, population_mean: np.ndarray, shrinkag
     small group has no cliff.
     """
     embeddings = np.asarray(embeddings, dtype=np.float64).reshape(-1, len(population_mean))
-    return (embeddings.sum(axis=0) + shrinkage * population_mean) / (len(embeddings) + shrinkage)
+    return shrunk_centre(embeddings.sum(axis=0), len(embeddings), population_mean, shrinkage)
+
+
+def shrunk_centre(embedding_sum: np.ndarray, n: int, population_mean: np.ndarray, shrinkage: float) -> np.ndarray:
+    """`speaker_centre` from the sum ``[D]`` of n embeddings (what a `SpeakerProfile` keeps): ``[D]``."""
+    return (embedding_sum + shrinkage * population_mean) / (n + shrinkage)
 
 
 @dataclass

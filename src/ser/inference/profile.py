@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ser.errors import SerError
+from ser.inference.head import shrunk_centre
 
 PROFILE_FORMAT = "ser-speaker-profile/1"
 
@@ -61,7 +62,7 @@ class SpeakerProfile:
 
     def centre(self, population_mean: np.ndarray, shrinkage: float) -> np.ndarray:
         """The speaker's mean embedding, shrunk toward `population_mean` by `shrinkage` clips."""
-        return (self.embedding_sum + shrinkage * population_mean) / (self.clips + shrinkage)
+        return shrunk_centre(self.embedding_sum, self.clips, population_mean, shrinkage)
 
     def to_dict(self) -> dict:
         return {
