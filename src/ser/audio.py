@@ -112,7 +112,7 @@ def load(
         header before decoding when the header states a length, and enforced while decoding
         otherwise, so an over-long file is never decoded in full.
     name : how to name the source in error messages (defaults to the path, the file object's
-        name, or ``<bytes>``).
+        own name (`file_name`) or ``<stream>``, or ``<bytes>``).
 
     Returns
     -------
@@ -222,6 +222,13 @@ def duration(source: Source, *, name: str | None = None) -> float:
     return info(source, name=name).duration
 
 
+def file_name(handle) -> str | None:
+    """A binary file object's own name (an opened file's path); None for one without, such as an
+    upload (a SpooledTemporaryFile's name is None or an int descriptor) or a BytesIO."""
+    own_name = getattr(handle, "name", None)
+    return str(own_name) if isinstance(own_name, (str, os.PathLike)) else None
+
+
 class _Input:
     """A source made ready for the decoders: a path they open themselves, or bytes in memory."""
 
@@ -248,9 +255,7 @@ class _Input:
             self.path = str(path)
             size = stat.st_size
         elif hasattr(source, "read"):
-            # Uploads (SpooledTemporaryFile) have name None or an int descriptor: say "<stream>".
-            own_name = getattr(source, "name", None)
-            self.label = name or (str(own_name) if isinstance(own_name, (str, os.PathLike)) else "<stream>")
+            self.label = name or file_name(source) or "<stream>"
             data = source.read()
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise TypeError(f"{self.label}: the file object must be opened in binary mode")

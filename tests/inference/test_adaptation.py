@@ -94,6 +94,31 @@ def test_bad_profiles(adaptive, adaptable_dir, tmp_path):
         adaptive.enroll([np.zeros(SR, np.float32)], sr=SR)
 
 
+def test_enroll_errors_name_the_clip_that_failed(adaptive, tmp_path):
+    import io
+
+    import soundfile as sf
+
+    from ser.audio import NotAudioError
+
+    speech = io.BytesIO()
+    sf.write(speech, real_speech(1.5), SR, format="WAV")
+    good, bad = speech.getvalue(), b"hello, not audio at all"
+    with pytest.raises(NotAudioError, match=r"<bytes #3>"):  # unnamed: its 1-based position
+        adaptive.enroll([good, good, bad])
+    with pytest.raises(NotAudioError, match=r"<stream #2>"):
+        adaptive.enroll([io.BytesIO(good), io.BytesIO(bad)])
+    with pytest.raises(NotAudioError, match=r"^<bytes>: "):  # the only clip needs no number
+        adaptive.enroll([bad])
+    with pytest.raises(NotAudioError, match=r"notes\.txt"):
+        adaptive.enroll([good, bad], names=["a.wav", "notes.txt"])
+    (tmp_path / "notes.txt").write_bytes(bad)
+    with open(tmp_path / "notes.txt", "rb") as opened:  # an opened file says its own name
+        with pytest.raises(NotAudioError, match=r"notes\.txt") as raised:
+            adaptive.enroll([good, opened])
+    assert str(tmp_path / "notes.txt") in str(raised.value)
+
+
 def test_old_models_say_they_cannot_adapt(recognizer):
     assert not recognizer.can_adapt
     with pytest.raises(ModelError, match="cannot adapt"):

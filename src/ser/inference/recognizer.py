@@ -30,6 +30,7 @@ from ser.audio import (
     InvalidSamplesError,
     NoSamplesError,
     Source,
+    file_name,
     load,
 )
 from ser.audio import stream as stream_audio
@@ -313,15 +314,17 @@ class Recognizer:
                 keys[index] = f"V{int(label) + 1}"
         return keys
 
-    def enroll(self, sources: Iterable[AudioInput], *, sr: int | None = None) -> SpeakerProfile:
+    def enroll(self, sources: Iterable[AudioInput], *, sr: int | None = None, names: Sequence[str] | None = None) -> SpeakerProfile:
         """A `SpeakerProfile` from unlabelled clips of one speaker (their speech; never stored).
 
+        names : how to name each clip in error messages (default: its path or file name, else
+            its position, e.g. ``<bytes #3>``).
         Raises `ProfileError` if no clip holds speech, `AudioError` for an unreadable clip.
         """
         if not self.can_adapt:
             raise ModelError(f"{self.backend!r} cannot adapt to a speaker (its graph outputs scores, not an embedding)")
         profile = self._empty_profile()
-        for _, item in self._judge_all(list(sources), sr, "raise", 16, None):
+        for _, item in self._judge_all(list(sources), sr, "raise", 16, names):
             if len(item.outputs):
                 profile.add(item.mean_output(), item.clip.speech_s)
         if profile.clips == 0:
@@ -456,7 +459,8 @@ class Recognizer:
             audio_s = 0.0
             for index, source in enumerate(sources):
                 try:
-                    clip = self._scan(source, sr, names[index] if names else None, self.vad, self.max_segment)
+                    name = names[index] if names else _position_name(source, index, len(sources))
+                    clip = self._scan(source, sr, name, self.vad, self.max_segment)
                 except AudioError as exc:
                     if on_error == "raise":
                         raise
@@ -514,8 +518,9 @@ class Recognizer:
         else:
             if sr is not None:
                 raise TypeError("sr is only for numpy arrays; files carry their own sample rate")
-            if hasattr(source, "read"):  # a file object can be read once: keep its bytes to read again
-                source = _read_bytes(source)
+            if hasattr(source, "read"):  # a file object can be read once: keep its bytes (and name) to read again
+                name = name or file_name(source) or "<stream>"
+                source = _read_bytes(source, name)
             label = name or (str(source) if isinstance(source, (str, os.PathLike)) else "<bytes>")
             blocks = stream_audio(source, SAMPLE_RATE, max_duration=self.max_duration, name=name)
             reread = source
@@ -612,12 +617,21 @@ def _from_hf_dict(item: dict, sr: int | None) -> tuple[np.ndarray, int]:
     return np.asarray(item[key]), int(item["sampling_rate"])
 
 
-def _read_bytes(handle) -> bytes:
+def _read_bytes(handle, name: str) -> bytes:
     data = handle.read()
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        name = getattr(handle, "name", "<stream>")
         raise TypeError(f"{name}: the file object must be opened in binary mode")
     return bytes(data)
+
+
+def _position_name(source: AudioInput, index: int, count: int) -> str | None:
+    """How messages name input `index` (0-based) of `count` given without names: None where the
+    input names itself (a path, an opened file, or the only input), else its 1-based position,
+    e.g. ``<bytes #3>``, so that one can tell which of several in-memory clips failed."""
+    if count < 2 or isinstance(source, (str, os.PathLike)) or (hasattr(source, "read") and file_name(source)):
+        return None
+    kind = "array" if isinstance(source, (dict, np.ndarray)) else "stream" if hasattr(source, "read") else "bytes"
+    return f"<{kind} #{index + 1}>"
 
 
 def _cut(blocks: Iterator[np.ndarray], spans: list[tuple[int, int]]) -> Iterator[np.ndarray]:

@@ -525,9 +525,9 @@ def _enroll_upload(recognizer: Recognizer, files: list[tuple[str, bytes]], base:
     """
     _check_total_duration(files, recognizer.max_duration)
     try:
-        profile = recognizer.enroll([data for _, data in files])
+        profile = recognizer.enroll([data for _, data in files], names=[name for name, _ in files])
     except AudioError as exc:
-        raise audio_error(_named_error(recognizer, files) or exc) from None
+        raise audio_error(exc) from None
     except ProfileError as exc:
         names = ", ".join(name for name, _ in files)
         raise ApiError(422, "no_speech", f"{names}: {exc}") from None
@@ -557,17 +557,6 @@ def _check_total_duration(files: list[tuple[str, bytes]], limit_s: float | None)
         raise ApiError(
             413, "audio_too_long", f"the {len(files)} clips last {total:.1f} s together, more than the limit of {limit_s:g} s for one request"
         )
-
-
-def _named_error(recognizer: Recognizer, files: list[tuple[str, bytes]]) -> AudioError | None:
-    """The loader error of the first file that fails, naming it (`Recognizer.enroll` takes no
-    names, so its own error says ``<bytes>``); decodes again, on this error path only."""
-    for name, data in files:
-        try:
-            recognizer.load(data, name=name)
-        except AudioError as exc:
-            return exc
-    return None
 
 
 def _predict_upload(recognizer: Recognizer, data: bytes, name: str, options: dict) -> dict:
