@@ -142,6 +142,26 @@ def test_timeline_and_stream_adapt(adaptive):
     assert all(u.prediction.label in LABELS for u in spoken)
 
 
+@pytest.mark.parametrize("options", [{}, {"adapt": True}, {"vad": False, "window": 1.0, "hop": 0.5}])
+def test_predict_with_timeline_is_the_two_calls(adaptive, monkeypatch, options):
+    signal = np.concatenate([real_speech(2.0), np.zeros(SR, np.float32), real_speech(2.0, seed=2)])
+    profile = adaptive.enroll([real_speech(1.5, seed=7)], sr=SR)
+    expected = adaptive(signal, sr=SR, speaker=profile), adaptive.timeline(signal, sr=SR, speaker=profile, **options)
+    embedded = []
+    model = adaptive.backend.embed
+    monkeypatch.setattr(adaptive.backend, "embed", lambda signals: embedded.append(len(signals)) or model(signals))
+    prediction, timeline = adaptive.predict_with_timeline(signal, sr=SR, speaker=profile, **options)
+    assert timeline.to_dict() == expected[1].to_dict()
+    assert prediction.scores == pytest.approx(expected[0].scores, abs=1e-6)
+    assert prediction.to_dict() | {"scores": None, "confidence": None} == expected[0].to_dict() | {"scores": None, "confidence": None}
+    assert prediction.adaptation == {"group": "profile", "clips": 1}
+    pieces = sum(s.kind == "speech" for s in timeline.segments)
+    if options:  # sliding windows or adapt=: the two calls, as before
+        assert sum(embedded) > pieces
+    else:  # the file's speech is the timeline's pieces: the model sees each once
+        assert sum(embedded) == pieces
+
+
 def test_cli_adapt_modes_and_profiles(capsys, adaptable_dir, tmp_path):
     import soundfile as sf
 

@@ -86,6 +86,33 @@ def test_timeline_segments_match_recognizer_timeline(client, recognizer):
     assert "silence" in [s["kind"] for s in body["segments"]]
 
 
+@pytest.mark.parametrize("query, passes", [("", 1), ("&vad=false&window=1&hop=0.5", 2)])
+def test_a_timeline_request_answers_as_the_two_calls_and_judges_speech_once(client, recognizer, monkeypatch, query, passes):
+    signal = np.concatenate([real_speech(2.0, seed=4), np.zeros(2 * SR, np.float32), real_speech(2.0, seed=5)])
+    data = wav_bytes(signal)
+    options = {"vad": False, "window": 1.0, "hop": 0.5} if query else {}
+    expected, timeline = recognizer(data).to_dict(), recognizer.timeline(data, **options).to_dict()
+    expected |= {"segments": timeline["segments"], "summary": timeline["summary"]}
+    judged = []  # pieces the model was given, per call (on the class: uploads have their own copy)
+    model = type(recognizer.backend).predict_proba
+    monkeypatch.setattr(type(recognizer.backend), "predict_proba", lambda self, signals: judged.append(len(signals)) or model(self, signals))
+    response = client.post(f"/v1/predict?timeline=true{query}", content=data)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body.keys() == expected.keys()
+    for label, score in expected["scores"].items():
+        assert body["scores"][label] == pytest.approx(score, abs=1e-6)
+    assert body["confidence"] == pytest.approx(expected["confidence"], abs=1e-6)
+    assert {k: v for k, v in body.items() if k not in ("scores", "confidence")} == {
+        k: v for k, v in expected.items() if k not in ("scores", "confidence")
+    }
+    pieces = [s for s in body["segments"] if s["kind"] == "speech"]
+    if passes == 1:  # over detected speech the file's label is its timeline's, each piece judged once
+        assert body["label"] == body["summary"]["label"] and sum(judged) == len(pieces), judged
+    else:  # sliding windows are other pieces than the file's speech: those are judged apart
+        assert sum(judged) > len(pieces)
+
+
 def test_timeline_sliding_windows(client, recognizer, speech_wav):
     response = client.post("/v1/predict?timeline=true&vad=false&window=1&hop=0.5", content=speech_wav)
     assert response.status_code == 200, response.text

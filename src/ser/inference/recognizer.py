@@ -360,6 +360,38 @@ class Recognizer:
             model, else False.
         speaker : judge every segment against this saved `SpeakerProfile` instead.
         """
+        return self._timeline(source, sr, None, window, hop, vad, max_segment, adapt, speaker, speakers)[0]
+
+    def predict_with_timeline(
+        self, source: AudioInput, sr: int | None = None, *, name: str | None = None,
+        speaker: SpeakerProfile | None = None, **options,
+    ) -> tuple[Prediction, Timeline]:
+        """``(self(source, sr, speaker=speaker), self.timeline(source, sr, speaker=speaker, **options))``
+        with the model run once where both judge the same pieces of speech: the detector on (as
+        this recognizer's own), no ``speakers``, ``adapt`` or other ``max_segment``; otherwise
+        twice, as those two calls. `name` names the input in error messages.
+        """
+        if hasattr(source, "read"):  # read once, for both passes
+            name = name or file_name(source) or "<stream>"
+            source = _read_bytes(source, name)
+        same_pieces = (
+            self.vad and options.get("vad") in (None, True) and options.get("speakers") is None
+            and not options.get("adapt") and options.get("max_segment") in (None, self.max_segment)
+        )
+        if not same_pieces:
+            prediction = next(self.predict_files([source], sr=sr, on_error="raise", speaker=speaker, names=[name] if name else None))[1]
+            return prediction, self._timeline(source, sr, name, speaker=speaker, **options)[0]
+        centre = self._profile_centre(speaker) if speaker is not None else None  # before decoding, as __call__
+        timeline, item = self._timeline(source, sr, name, speaker=speaker, **options)
+        adaptation = {"group": "profile", "clips": speaker.clips} if speaker is not None else None
+        return self._verdict(item, centre, adaptation), timeline
+
+    def _timeline(
+        self, source: AudioInput, sr: int | None, name: str | None, window: float = 2.0, hop: float = 1.0,
+        vad: bool | None = None, max_segment: float | None = None, adapt: bool | None = None,
+        speaker: SpeakerProfile | None = None, speakers: str | int | None = None,
+    ) -> tuple[Timeline, _Judged]:
+        """`timeline` and the model's outputs for its speech pieces."""
         if window <= 0 or hop <= 0:
             raise ValueError(f"window and hop must be positive, got window={window}, hop={hop}")
         use_vad = self.vad if vad is None else vad
@@ -370,7 +402,7 @@ class Recognizer:
         if (adapt or speaker is not None) and not self.can_adapt:
             raise ModelError(f"{self.backend!r} cannot adapt to a speaker (its graph outputs scores, not an embedding)")
         max_segment = max_segment or self.max_segment
-        clip = self._scan(source, sr, None, use_vad, max_segment, windows=None if use_vad else (window, hop),
+        clip = self._scan(source, sr, name, use_vad, max_segment, windows=None if use_vad else (window, hop),
                           keep=speakers is not None)
         voices: list[str | None] = [None] * len(clip.spans)
         notes: list[str] = []
@@ -412,7 +444,7 @@ class Recognizer:
         if use_vad:
             segments += [Segment(a, b, SILENCE, 1.0, {}, "silence") for a, b in _gaps(clip.regions, clip.duration_s)]
         segments.sort(key=lambda seg: (seg.start_s, seg.end_s))
-        return Timeline(segments, clip.duration_s, labels, notes)
+        return Timeline(segments, clip.duration_s, labels, notes), item
 
     def stream(self, *, sr: int = SAMPLE_RATE, window: float = 2.0, hop: float = 1.0, adapt: bool = False) -> Stream:
         """A `ser.inference.stream.Stream` to feed live PCM chunks at `sr` Hz.

@@ -569,13 +569,14 @@ def _predict_upload(recognizer: Recognizer, data: bytes, name: str, options: dic
     """
     speaker = options.get("speaker")
     try:
-        _, prediction = next(iter(recognizer.predict_files([data], names=[name], on_error="raise", speaker=speaker)))
         timeline = None
-        if options["timeline"]:
-            timeline = recognizer.timeline(
-                data, window=options["window"], hop=options["hop"], vad=options["vad"],
-                speakers=options.get("speakers"), speaker=speaker,
+        if options["timeline"]:  # the file's label from the timeline's own scan where they agree
+            prediction, timeline = recognizer.predict_with_timeline(
+                data, name=name, speaker=speaker, window=options["window"], hop=options["hop"],
+                vad=options["vad"], speakers=options.get("speakers"),
             )
+        else:
+            _, prediction = next(iter(recognizer.predict_files([data], names=[name], on_error="raise", speaker=speaker)))
     except AudioError as exc:
         raise audio_error(exc) from None
     except ProfileError as exc:
