@@ -249,7 +249,7 @@ def run(args) -> None:
             tests[(name, False)] = whole_clips(sample_rows, recipe, corruption(name), f"robustness-{name}-v1", name)
     if args.vad:
         for name in CONDITIONS:
-            tests[(name, True)] = speech_pieces(sample_rows, recipe, corruption(name), f"robustness-{name}-vad-v1",
+            tests[(name, True)] = speech_pieces(sample_rows, recipe, corruption(name), f"robustness-{name}-vad-v2",
                                                 f"{name}, speech only")
     # One augmented copy of a seeded share of all clips; a fold trains on those of its training clips.
     copied = np.sort(np.random.default_rng(args.seed).choice(len(rows), int(args.copy_share * len(rows)), replace=False))

@@ -80,7 +80,9 @@ def _voiced_stretches() -> list[np.ndarray]:
         detector = SpeechDetector.from_pretrained()
         for path in sorted(EXAMPLES.glob("*.flac")):
             clip = load(path)
-            regions = detector.regions(clip, VadOptions(threshold=0.8, min_silence=0.05, min_speech=0.1, pad=0.0))
+            # As Silero alone hears them (no detector gain): the loud, unmistakable parts.
+            options = VadOptions(threshold=0.8, min_silence=0.05, min_speech=0.1, pad=0.0, max_gain_db=0.0)
+            regions = detector.regions(clip, options)
             _VOICED.append(np.concatenate([clip[int(a * SR) : int(b * SR)] for a, b in regions]))
     return _VOICED
 

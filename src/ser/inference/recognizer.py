@@ -556,7 +556,7 @@ class Recognizer:
             label = name or (str(source) if isinstance(source, (str, os.PathLike)) else "<bytes>")
             blocks = stream_audio(source, SAMPLE_RATE, max_duration=self.max_duration, name=name)
             reread = source
-        tracker = self._detector.tracker() if vad else None
+        tracker = self._detector.tracker(self.vad_options.max_gain_db) if vad else None
         kept: list[np.ndarray] | None = []
         probs: list[np.ndarray] = []
         n = 0

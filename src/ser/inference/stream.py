@@ -82,7 +82,7 @@ class Stream:
         self._emitted_end = 0  # end of the last window reported
         self._pending = b""  # an odd trailing byte of a bytes chunk
         # Speech probability of every 32 ms frame of the last window (and a little more).
-        self._tracker = recognizer._detector.tracker() if recognizer._detector is not None else None
+        self._tracker = recognizer._detector.tracker(recognizer.vad_options.max_gain_db) if recognizer._detector is not None else None
         self._frame_probs = np.zeros(0, np.float32)
         self._frames_start = 0  # index of the first frame held in _frame_probs
         self._resampler = None

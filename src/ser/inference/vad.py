@@ -17,6 +17,14 @@ Frames become regions with hysteresis, as Silero's own post-processing does: a r
 when the probability reaches `threshold` and closes when it stays below ``threshold - 0.15`` for
 `min_silence` seconds; regions shorter than `min_speech` are dropped; each is widened by `pad`.
 The defaults keep breaths inside a sentence together (0.3 s) and leave word edges intact (0.1 s).
+
+Silero's probabilities fall for very quiet speech: a RAVDESS clip at -50 dBFS, or a recording 12 dB
+under its usual level, reads as no speech (benchmarks/robustness.md). So the detector, and only the
+detector, hears the signal through an automatic gain: each frame is raised so that the loudest
+recent frame (a peak hold that falls `RELEASE_DB_PER_S`) sits at `LEVEL_DBFS`, by at most
+``VadOptions.max_gain_db`` and never lowered. The emotion model still gets the samples as they are. The gain
+depends only on frames already seen, so a file read in blocks and a live stream get the same
+probabilities; steady noise raised this way is still not speech to Silero (tests/inference/test_vad.py).
 """
 
 from __future__ import annotations
@@ -33,6 +41,9 @@ FRAME = 512  # samples per probability: 32 ms
 CONTEXT = 64  # samples of the previous frame each frame is seen with
 FRAME_S = FRAME / SAMPLE_RATE
 _BLOCK_FRAMES = 512  # frames per onnxruntime call (16.4 s)
+LEVEL_DBFS = -25.0  # where the detector's gain puts the loudest recent frame (RMS)
+INITIAL_PEAK_DBFS = -35.0  # until louder frames are heard: faint noise before the first word is raised by 20 dB, not 30
+RELEASE_DB_PER_S = 6.0  # how fast the held peak falls: a pause between sentences raises the gain by a few dB
 
 
 @dataclass(frozen=True)
@@ -43,11 +54,12 @@ class VadOptions:
     min_speech: float = 0.25
     min_silence: float = 0.3
     pad: float = 0.1
+    max_gain_db: float = 30.0  # the detector's automatic gain (module docstring); 0 hears the signal as it is
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
-        for key in ("min_speech", "min_silence", "pad"):
+        for key in ("min_speech", "min_silence", "pad", "max_gain_db"):
             if getattr(self, key) < 0:
                 raise ValueError(f"{key} must be >= 0 seconds, got {getattr(self, key)}")
 
@@ -77,18 +89,18 @@ class SpeechDetector:
             _SHARED = cls()
         return _SHARED
 
-    def tracker(self) -> "SpeechTracker":
+    def tracker(self, max_gain_db: float = VadOptions.max_gain_db) -> "SpeechTracker":
         """A `SpeechTracker` that takes a signal piece by piece (files in blocks, live streams)."""
-        return SpeechTracker(self)
+        return SpeechTracker(self, max_gain_db)
 
-    def probabilities(self, signal: np.ndarray) -> np.ndarray:
+    def probabilities(self, signal: np.ndarray, max_gain_db: float = VadOptions.max_gain_db) -> np.ndarray:
         """Speech probability of each 32 ms frame of `signal`: shape (ceil(n / 512),), float32."""
-        tracker = self.tracker()
+        tracker = self.tracker(max_gain_db)
         return np.concatenate([tracker.push(signal), tracker.finish()])
 
     def regions(self, signal: np.ndarray, options: VadOptions = VadOptions()) -> list[tuple[float, float]]:
         """``(start_s, end_s)`` of each speech region of a 16 kHz mono signal, in time order."""
-        return speech_regions(self.probabilities(signal), signal.shape[0] / SAMPLE_RATE, options)
+        return speech_regions(self.probabilities(signal, options.max_gain_db), signal.shape[0] / SAMPLE_RATE, options)
 
     def _run(self, frames: np.ndarray, state: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, tuple]:
         """Probabilities of frames [n, CONTEXT + FRAME] and the recurrent state after them."""
@@ -106,11 +118,13 @@ class SpeechTracker:
     zero-pads the last partial frame and returns its probability (once).
     """
 
-    def __init__(self, detector: SpeechDetector):
+    def __init__(self, detector: SpeechDetector, max_gain_db: float = VadOptions.max_gain_db):
         self.detector = detector
+        self.max_gain_db = max_gain_db
         self._state = (np.zeros((1, 1, 128), np.float32), np.zeros((1, 1, 128), np.float32))
         self._context = np.zeros(CONTEXT, np.float32)
         self._rest = np.zeros(0, np.float32)
+        self._peak_db = INITIAL_PEAK_DBFS  # the held peak frame level after the last frame scored, dBFS
         self.frames = 0  # frames scored so far
 
     def push(self, samples: np.ndarray) -> np.ndarray:
@@ -137,10 +151,29 @@ class SpeechTracker:
             contexts[0] = self._context
             contexts[1:] = block[:-1, -CONTEXT:]
             self._context = block[-1, -CONTEXT:].copy()
-            probs, self._state = self.detector._run(np.concatenate([contexts, block], axis=1), self._state)
+            rows = np.concatenate([contexts, block], axis=1)
+            rows *= self._gains(block)[:, None]
+            probs, self._state = self.detector._run(rows, self._state)
             out.append(probs)
         self.frames += frames.shape[0]
         return np.concatenate(out)
+
+
+    def _gains(self, block: np.ndarray) -> np.ndarray:
+        """The detector's linear gain for each frame of `block` [n, FRAME], and the held peak updated.
+
+        With r the fall per frame, the hold after frame t of the block is
+        ``max(carried - r t, max over j <= t of (level_j - r (t - j)))`` = ``max(carried, level_j + r j) - r t``:
+        one cumulative maximum for the whole block.
+        """
+        with np.errstate(divide="ignore"):
+            level = 10.0 * np.log10(np.mean(np.square(block, dtype=np.float64), axis=1))
+        fall = RELEASE_DB_PER_S * FRAME_S * np.arange(1, block.shape[0] + 1)
+        held = np.maximum.accumulate(np.concatenate([[self._peak_db], level + fall]))[1:] - fall
+        self._peak_db = float(held[-1])
+        gain_db = np.clip(LEVEL_DBFS - held, 0.0, self.max_gain_db)
+        gain_db[~np.isfinite(held)] = 0.0  # digital silence so far: nothing to raise
+        return (10.0 ** (gain_db / 20.0)).astype(np.float32)
 
 
 def speech_regions(probs: np.ndarray, duration_s: float, options: VadOptions = VadOptions()) -> list[tuple[float, float]]:
