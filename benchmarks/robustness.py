@@ -203,10 +203,13 @@ def trimmed_features(rows, recipe) -> np.ndarray:
 
 
 def clean_features(rows, recipe) -> np.ndarray:
-    """The cached clean pooled features that benchmarks/accuracy.py uses (``[n, d]``)."""
+    """The cached pooled features ``[n, d]`` of every whole, untouched clip (what the plain heads
+    train on and the "clean, whole clip" condition scores), whatever the recipe's `trim_to_speech`."""
+    from dataclasses import replace
+
     from ser.training.default_model import pooled_features, select_features
 
-    return select_features(pooled_features(rows, recipe), recipe.layers, recipe.stats)
+    return select_features(pooled_features(rows, replace(recipe, trim_to_speech=False)), recipe.layers, recipe.stats)
 
 
 def test_sample(y, corpus, fold, per_corpus: int, seed: int) -> np.ndarray:
@@ -433,8 +436,15 @@ def report(args) -> None:
         f"{sorted({c for h in results['heads'].values() for c in h['C'].values()})} (one value: each fit takes minutes",
         "on this machine; benchmarks/accuracy.md's grid search picks from 0.003-0.01), the validation speakers unused.",
         "",
-        "Reproduce: `python benchmarks/robustness.py run --vad` (features cached under the recipe's cache_dir;",
-        "the clean ones are benchmarks/accuracy.py's), `python benchmarks/robustness.py timing`, then `report`.",
+        "Reproduce: `python benchmarks/robustness.py run --vad --heads classic,recordings,recordings+trimmed --c 0.01`,",
+        "`run --vad --heads recipe,recipe2 --c 0.003` (features cached under the recipe's cache_dir; fitted heads",
+        "under runs/robustness/heads), `python benchmarks/robustness.py timing`, then `report`.",
+        "",
+        "The speech-only columns use the detector with its automatic gain (`ser.inference.vad`, 2026-12-03).",
+        "The recipe heads were trained on clips trimmed by the detector before that gain. With the earlier detector",
+        "the gaps of `recipe` were padded -0.032, phone -0.043, MP3 -0.004, SNR -0.033, and those of `recipe2`",
+        "-0.031, -0.044, -0.002, -0.034. So changes of 0.01 between heads or detector versions are within this",
+        "sample's noise: `recipe2` is not shown to beat `recipe`.",
         "",
     ]
     lines += summary(results, true)
