@@ -517,17 +517,22 @@ def adapt(args) -> None:
                   + f" ({time.time() - started:.0f} s)", flush=True)
             OUT.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(results))
-    target = REPO / "benchmarks" / "accuracy.md"
-    text = target.read_text() if target.exists() else ""
     block = adapt_block(path)
+    write_section(block)
+    print(block)
+
+
+def write_section(block: str, target: Path = REPO / "benchmarks" / "accuracy.md") -> None:
+    """Put `block` (its first and last lines are its ``<!-- tag:start/end -->`` markers) into `target`:
+    in place of the earlier block with the same markers, else before the hand-written notes."""
+    text = target.read_text() if target.exists() else ""
     start, end = block.splitlines()[0], block.splitlines()[-1]
     if start in text:
         text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
-    else:  # before the hand-written notes, after the generated tables
+    else:
         at = text.find("## Fine-tuning the top encoder layer without augmentation")
         text = (text[:at] + block + "\n\n" + text[at:]) if at >= 0 else text.rstrip() + "\n\n" + block + "\n"
     target.write_text(text)
-    print(block)
 
 
 def adapt_block(path: Path) -> str:

@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 
 _CACHE_LAYERS = (0, 1, 2, 3, 4)
 _CACHE_KEY = "whisper-tiny-en-pooled-l01234-meanstd-v1"
-_TRIMMED_CACHE_KEY = "whisper-tiny-en-pooled-l01234-meanstd-trimmed-v1"
+# v2: trimmed by the detector with its automatic gain (2026-12-03), which finds quiet takes whole.
+_TRIMMED_CACHE_KEY = "whisper-tiny-en-pooled-l01234-meanstd-trimmed-v2"
 
 
 # augmentation -> what an augmented copy goes through (`ser.augment`): "classic" the speaker
