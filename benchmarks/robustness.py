@@ -131,9 +131,9 @@ def speech_spans():
     return spans
 
 
-def pooled_model(recipe, layers=None):
+def pooled_model(recipe):
     """``signal -> [d]`` float32: the recipe's pooled encoder features of one clip (encoder loaded
-    on first use); `layers` other than the recipe's give `pooled_features`' cached layout."""
+    on first use)."""
     import torch
 
     from ser.features.logmel import log_mel_spectrogram
@@ -144,8 +144,7 @@ def pooled_model(recipe, layers=None):
 
     def pooled(signal: np.ndarray) -> np.ndarray:
         if not model:
-            model.append(PooledWhisper(load_whisper_encoder(recipe.encoder), layers or recipe.layers,
-                                       ("mean", "std") if layers else recipe.stats).eval())
+            model.append(PooledWhisper(load_whisper_encoder(recipe.encoder), recipe.layers, recipe.stats).eval())
         with torch.inference_mode():
             return model[0](torch.from_numpy(log_mel_spectrogram(signal))[None])[0].numpy()
 

@@ -322,11 +322,14 @@ def run_plot(args: argparse.Namespace) -> int:
     recognizer = _recognizer(args)
     source = _source(args.input)
     title = Path(args.input).name
-    timeline = recognizer.timeline(source, window=args.window or 2.0, hop=args.hop or 1.0)
+    windows = {"window": args.window or 2.0, "hop": args.hop or 1.0}
+    # With the detector the file's prediction comes from the timeline's own pieces: one model pass.
+    prediction, timeline = (recognizer.predict_with_timeline(source, **windows) if recognizer.vad
+                            else (None, recognizer.timeline(source, **windows)))
     if args.timeline or timeline.duration_s > SHORT_CLIP_S:
         plot_timeline(timeline, args.output, title=title)
     else:
-        plot_prediction(recognizer(source), args.output, title=title)
+        plot_prediction(prediction or recognizer(source), args.output, title=title)
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
