@@ -122,6 +122,23 @@ def test_mixed_training_holds_both_views_of_every_clip():
     np.testing.assert_array_equal(y_fit, [0, 1, 0, 1] * 2)
 
 
+def test_a_speaker_of_one_emotion_is_not_centred_on_itself():
+    # "c" only ever sounds angry (label 2): its mean is that emotion, so its clips train as single
+    # clips only (less the population mean) and its mean stays out of the population mean.
+    from ser.training.default_model import centred_training, population_mean
+
+    x = np.array([[0.0], [1.0], [2.0], [10.0], [11.0], [12.0], [50.0], [52.0]])
+    y = np.array([0, 1, 2, 0, 1, 2, 2, 2])
+    groups = np.array(["a", "a", "a", "b", "b", "b", "c", "c"])
+    x_fit, y_fit, population = centred_training(x, y, groups, np.arange(8), centring="speaker_mixed")
+    assert population[0] == (1.0 + 11.0) / 2 == population_mean(x, y, groups, np.arange(8), "speaker_mixed")[0]
+    np.testing.assert_allclose(x_fit[:6, 0], [-1, 0, 1, -1, 0, 1])  # a and b less their own means
+    np.testing.assert_allclose(x_fit[6:, 0], x[:, 0] - 6.0)  # every clip as a single clip
+    np.testing.assert_array_equal(y_fit, np.concatenate([y[:6], y]))
+    x_fit, y_fit, _ = centred_training(x, y, groups, np.arange(8), centring="speaker")
+    np.testing.assert_allclose(x_fit[:, 0], [-1, 0, 1, -1, 0, 1, 44, 46])  # c only as single clips
+
+
 def test_agreement_covers_the_adapted_mode(tiny_encoder_dir, tmp_path):  # noqa: F811
     pytest.importorskip("onnx")
     from ser.audio import load

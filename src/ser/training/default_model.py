@@ -349,6 +349,30 @@ def centre_speakers(x: np.ndarray, y: np.ndarray, groups: np.ndarray, copies: np
     return centre_by_group(x, groups, means), centred_copies, means
 
 
+# A speaker whose training clips show fewer emotions than this is not centred on its own mean:
+# that mean is its one emotion's voice (URDU's talk-show codes are mostly one emotion each), and
+# centring on it teaches the head to erase the emotion. Such clips train as single clips only.
+# On the 5 corpora's 6 folds this raised adapted UA 0.722 -> 0.731 (EmoDB part 0.849 -> 0.906)
+# and single clips 0.703 -> 0.705; leave-one-corpus-out 0.501 -> 0.515 adapted, 0.467 -> 0.452 single.
+MIN_EMOTIONS_TO_CENTRE = 3
+
+
+def centred_rows(y: np.ndarray, groups: np.ndarray, index) -> np.ndarray:
+    """The rows of `index` whose group shows at least `MIN_EMOTIONS_TO_CENTRE` labels among them
+    (all of `index` when no group does)."""
+    index = np.asarray(index)
+    shown = {group: len(np.unique(y[index][groups[index] == group])) for group in np.unique(groups[index])}
+    own = index[[shown[group] >= MIN_EMOTIONS_TO_CENTRE for group in groups[index]]]
+    return own if len(own) else index
+
+
+def population_mean(x: np.ndarray, y: np.ndarray, groups: np.ndarray, index, centring: str) -> np.ndarray:
+    """``[D]``: the mean of the means of the groups `centred_training` centres on their own."""
+    own = centred_rows(y, groups, index)
+    means = group_means(x[own], groups[own], y[own] if centring == "speaker_balanced" else None)
+    return np.mean(list(means.values()), axis=0)
+
+
 def centred_training(x: np.ndarray, y: np.ndarray, groups: np.ndarray, index, copies: np.ndarray | None = None,
                      centring: str = "speaker") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Training data of rows `index` for a `CENTRINGS` mode: ``(x_fit, y_fit, population_mean [D])``.
@@ -356,15 +380,20 @@ def centred_training(x: np.ndarray, y: np.ndarray, groups: np.ndarray, index, co
     ``x_fit`` holds the rows less their group's mean, followed by their copies' (`centre_speakers`,
     class-balanced means for "speaker_balanced"); "speaker_mixed" appends every row and copy less
     the population mean too, as a single clip is seen at prediction, so that one head serves both
-    modes. The population mean is the mean of those groups' means.
+    modes. Only groups that show several emotions (`centred_rows`) are centred on their own mean; the
+    rows of the others are used less the population mean only (if no group qualifies, all are
+    centred). The population mean is the mean of the centred groups' means.
     """
     index = np.asarray(index)
-    part = None if copies is None else copies[:, index]
-    x_c, copies_c, means = centre_speakers(x[index], y[index], groups[index], part, centring == "speaker_balanced")
+    own = centred_rows(y, groups, index)
+    part = None if copies is None else copies[:, own]
+    x_c, copies_c, means = centre_speakers(x[own], y[own], groups[own], part, centring == "speaker_balanced")
     population = np.mean(list(means.values()), axis=0)
-    x_fit, y_fit = with_copies(x_c, y[index], np.arange(len(index)), copies_c)
-    if centring == "speaker_mixed":
-        raw, raw_y = with_copies(x, y, index, copies)
+    x_fit, y_fit = with_copies(x_c, y[own], np.arange(len(own)), copies_c)
+    # "speaker_mixed": every row as a single clip; otherwise only the rows not centred on their own.
+    single = index if centring == "speaker_mixed" else np.setdiff1d(index, own)
+    if len(single):
+        raw, raw_y = with_copies(x, y, single, copies)
         x_fit, y_fit = np.concatenate([x_fit, raw - population]), np.concatenate([y_fit, raw_y])
     return x_fit, y_fit, population
 
@@ -517,8 +546,6 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=logger.
                        for k in range(1, recipe.augmented_copies + 1)]) if recipe.augmented_copies else None
     centred = recipe.centring != "none"
     if centred:
-        means = group_means(x, groups, y if recipe.centring == "speaker_balanced" else None)
-
         def training(index):
             return centred_training(x, y, groups, index, copies, recipe.centring)[:2]
 
@@ -537,7 +564,7 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=logger.
     split = GroupShuffleSplit(n_splits=1, test_size=recipe.calibration_speakers, random_state=recipe.seed)
     fit_idx, cal_idx = next(split.split(x, y, groups))
     held_out = make_head(c, recipe.seed).fit(*training(fit_idx))
-    population = np.mean([means[g] for g in np.unique(groups[fit_idx])], axis=0) if centred else None
+    population = population_mean(x, y, groups, fit_idx, recipe.centring) if centred else None
     cal_logits = held_out.decision_function(x[cal_idx] - population if centred else x[cal_idx])
     finetuned = None
     if recipe.finetune_layers:
@@ -557,7 +584,7 @@ def train_default(recipe: DefaultRecipe, out_dir: str | os.PathLike, log=logger.
 
     head = held_out if finetuned is not None else make_head(c, recipe.seed).fit(*training(np.arange(len(y))))
     if centred:
-        head = CentredHead.from_pipeline(head, np.mean(list(means.values()), axis=0))
+        head = CentredHead.from_pipeline(head, population_mean(x, y, groups, np.arange(len(y)), recipe.centring))
     metrics = {
         "calibration": calibration,
         "training_clips": int(len(rows) if finetuned is None else len(fit_idx)),
