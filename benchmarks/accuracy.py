@@ -496,7 +496,9 @@ def adapt(args) -> None:
     warnings.filterwarnings("ignore")
     recipe = _recipe(args.config)
     copies = recipe.augmented_copies if args.copies is None else args.copies
-    path = OUT / f"adapt{suffix(copies)}{'-refit' if args.refit else ''}.json"
+    # Studies of speech-trimmed clips (the recipe since `trim_to_speech`) are kept apart from the earlier
+    # whole-clip ones, whose section stays in accuracy.md.
+    path = OUT / f"adapt{suffix(copies)}{'-trimmed' if recipe.trim_to_speech else ''}{'-refit' if args.refit else ''}.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     grid = [float(v) for v in args.c.split(",")]
     variants = args.variants.split(",")
@@ -537,9 +539,9 @@ def write_section(block: str, target: Path = REPO / "benchmarks" / "accuracy.md"
 
 def adapt_block(path: Path) -> str:
     """The section of one adaptation result file between markers naming it (so `adapt` replaces it in place)."""
-    tag = path.stem  # adapt[-augK][-refit]
+    tag = path.stem  # adapt[-augK][-trimmed][-refit]
     copies = int(tag.split("-aug")[1].split("-")[0]) if "-aug" in tag else 0
-    section = adapt_section(json.loads(path.read_text()), copies, tag.endswith("-refit"))
+    section = adapt_section(json.loads(path.read_text()), copies, tag.endswith("-refit"), "-trimmed" in tag)
     return f"<!-- {tag}:start -->\n{section}\n<!-- {tag}:end -->"
 
 
@@ -564,12 +566,18 @@ def _fold_ua(results, protocol, variant, mode, corpus=None):
     return float(np.mean(scores)) if scores else None
 
 
-def adapt_section(results, copies: int, refit: bool = False) -> str:
-    """The markdown section of the adaptation study, from `adapt`'s results."""
+def adapt_section(results, copies: int, refit: bool = False, trimmed: bool = False) -> str:
+    """The markdown section of the adaptation study, from `adapt`'s results (`trimmed`: on clips cut
+    to their detected speech, with the recipe's rule for speakers of few emotions)."""
     cell = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
     lines = [
         f"## Knowing the voice: speaker-centred prediction (issue 15){', head refitted' if refit else ''}"
-        f"{'' if not copies else ', ' + training_data(copies)}", "",
+        f"{'' if not copies else ', ' + training_data(copies)}{', speech-trimmed clips' if trimmed else ''}", "",
+        ("Clips are cut to the speech the detector finds (with its automatic gain), in training and test, as "
+         "the shipped recipe trains and the Recognizer judges; training speakers whose clips show fewer than 3 "
+         "emotions are not centred on their own mean (`MIN_EMOTIONS_TO_CENTRE`)." if trimmed else
+         "Whole clips, as read, and every training speaker centred on its own mean: the recipe before "
+         "`trim_to_speech` and before speakers of fewer than 3 emotions were left uncentred."), "",
         "Speaker centring subtracts from every pooled embedding the mean embedding of its speaker's clips.",
         "In training each training speaker's own mean is used (or the mean of its per-class means, the",
         "class-balanced variant). At test time **the test speaker's audio, never its labels, forms the profile**:",
