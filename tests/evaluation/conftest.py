@@ -45,7 +45,7 @@ def clips(tmp_path_factory):
                               gender="female" if i % 4 < 2 else "male", intensity="strong" if i % 2 else "normal"))
     (root / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEthis is not really audio")
     rows.append(Utterance(path="corrupt.wav", corpus="synth", speaker="synth_00", emotion="sad", gender="female"))
-    sf.write(root / "bored.wav", real_speech(0.8, seed=99), SR)
+    sf.write(root / "bored.wav", real_speech(0.8, seed=98), SR)
     rows.append(Utterance(path="bored.wav", corpus="synth", speaker="synth_01", emotion="boredom", gender="female"))
     rows.append(Utterance(path="unlabelled.wav", corpus="synth", speaker="synth_02", emotion=""))
     write_manifest(rows, root / "manifest.csv")  # paths relative to the manifest's folder
