@@ -24,7 +24,7 @@ detector, hears the signal through an automatic gain: each frame is raised so th
 recent frame (a peak hold that falls `RELEASE_DB_PER_S`) sits at `LEVEL_DBFS`, by at most
 ``VadOptions.max_gain_db`` and never lowered. The emotion model still gets the samples as they are. The gain
 depends only on frames already seen, so a file read in blocks and a live stream get the same
-probabilities; steady noise raised this way is still not speech to Silero (tests/inference/test_vad.py).
+probabilities; steady noise raised this way is still not speech to Silero (tests/inference/test_timeline.py).
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ class VadOptions:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
         for key in ("min_speech", "min_silence", "pad", "max_gain_db"):
             if getattr(self, key) < 0:
-                raise ValueError(f"{key} must be >= 0 seconds, got {getattr(self, key)}")
+                unit = "dB" if key == "max_gain_db" else "seconds"
+                raise ValueError(f"{key} must be >= 0 {unit}, got {getattr(self, key)}")
 
 
 def default_vad_path() -> Path:
@@ -157,7 +158,6 @@ class SpeechTracker:
             out.append(probs)
         self.frames += frames.shape[0]
         return np.concatenate(out)
-
 
     def _gains(self, block: np.ndarray) -> np.ndarray:
         """The detector's linear gain for each frame of `block` [n, FRAME], and the held peak updated.
