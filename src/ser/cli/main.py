@@ -34,9 +34,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options whose value is a regular expression: one that starts with "-" (RAVDESS's actor is
+# `-(\d\d)$`) would otherwise be taken by argparse for an option and refused as a missing value.
+_PATTERN_OPTIONS = ("--speaker-pattern",)
+
+
+def _attach_pattern_values(argv: list[str]) -> list[str]:
+    """``[..., "--speaker-pattern", "-(\\d+)$"]`` -> ``[..., "--speaker-pattern=-(\\d+)$"]``."""
+    out: list[str] = []
+    for token in argv:
+        if out and out[-1] in _PATTERN_OPTIONS and token.startswith("-") and not token.startswith("--"):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_attach_pattern_values(sys.argv[1:] if argv is None else list(argv)))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
