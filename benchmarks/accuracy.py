@@ -6,6 +6,7 @@
     python benchmarks/accuracy.py cross-corpus                           # leave one corpus out
     python benchmarks/accuracy.py learning-curve                         # fewer training speakers
     python benchmarks/accuracy.py adapt --copies 0                       # speaker-centred prediction
+    python benchmarks/accuracy.py shrinkage                              # profile shrinkage k against profile size
     python benchmarks/accuracy.py int8 --float-model runs/default-float  # int8 against float, both modes
     python benchmarks/accuracy.py report                                 # writes benchmarks/accuracy.md
 
@@ -498,7 +499,10 @@ def adapt(args) -> None:
     copies = recipe.augmented_copies if args.copies is None else args.copies
     # Studies of speech-trimmed clips (the recipe since `trim_to_speech`) are kept apart from the earlier
     # whole-clip ones, whose section stays in accuracy.md.
-    path = OUT / f"adapt{suffix(copies)}{'-trimmed' if recipe.trim_to_speech else ''}{'-refit' if args.refit else ''}.json"
+    shrinkage = recipe.shrinkage if args.shrinkage is None else args.shrinkage
+    # k = 2 (the issue's value) was the recipe's until the `shrinkage` sweep; other values are kept apart.
+    path = OUT / (f"adapt{suffix(copies)}{'-trimmed' if recipe.trim_to_speech else ''}{'-refit' if args.refit else ''}"
+                  f"{'' if shrinkage == 2.0 else f'-k{shrinkage:g}'}.json")
     results = json.loads(path.read_text()) if path.exists() else {}
     grid = [float(v) for v in args.c.split(",")]
     variants = args.variants.split(",")
@@ -511,7 +515,7 @@ def adapt(args) -> None:
                 continue
             started = time.time()
             groups = corpus if variant == "corpus" else speakers
-            r = adapt_split(x, x_copies, y, names, groups, train, val, test, variant, grid, recipe.seed, args.shrinkage,
+            r = adapt_split(x, x_copies, y, names, groups, train, val, test, variant, grid, recipe.seed, shrinkage,
                             closed, args.refit)
             r.update(test=test.tolist(), corpus=corpus[test].tolist(), y=y[test].tolist())
             results[key] = r
@@ -522,6 +526,77 @@ def adapt(args) -> None:
     block = adapt_block(path)
     write_section(block)
     print(block)
+
+
+SHRINKAGE_PROTOCOLS = {"ravdess8": "RAVDESS-8, 6 folds of 4 actors", "emodb7": "EmoDB-7, 5 speaker folds",
+                       "folds6": "5 corpora, 6 speaker folds"}
+
+
+def shrinkage_sweep(args) -> None:
+    """How strongly a profile of n clips should lean on the population mean: k of
+    ``mu = (sum of n embeddings + k mu_pop) / (n + k)`` for n = 1, 3, 10 and all clips.
+
+    Each fold's head is the adaptation study's (same features, training data and the C that study
+    chose on the validation speakers, read from its results); only the test profiles change. The
+    n-clip profiles are random draws of each test speaker's unlabelled clips (`ADAPT_DRAWS`).
+    """
+    from sklearn.metrics import balanced_accuracy_score
+
+    from ser.training.default_model import centred_training, make_head, profile_centres
+
+    warnings.filterwarnings("ignore")
+    recipe = _recipe(args.config)
+    copies = recipe.augmented_copies if args.copies is None else args.copies
+    study_path = OUT / f"adapt{suffix(copies)}{'-trimmed' if recipe.trim_to_speech else ''}.json"
+    if not study_path.exists():
+        raise SystemExit(f"{study_path}: run `python benchmarks/accuracy.py adapt --copies {copies} --shrinkage 2` first "
+                         "(the sweep reuses the C it chose for each fold)")
+    study = json.loads(study_path.read_text())
+    path = OUT / f"shrinkage{suffix(copies)}.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    ks = [float(v) for v in args.k.split(",")]
+    for protocol, name, x, x_copies, y, names, speakers, corpus, train, val, test, closed in adapt_protocols(
+            recipe, copies, set(SHRINKAGE_PROTOCOLS)):
+        key = f"{protocol}/{name}"
+        if key in results and all(f"k{k:g}/all" in results[key] for k in ks):
+            continue
+        started = time.time()
+        x_fit, y_fit, population = centred_training(x, y, speakers, train, x_copies, "speaker_mixed")
+        head = make_head(study[f"{protocol}/mixed/{name}"]["C"], recipe.seed).fit(x_fit, y_fit)
+        scores = {"single": balanced_accuracy_score(y[test], head.predict(x[test] - population))}
+        for k in ks:
+            for mode in ("n1", "n3", "n10", "all"):
+                centres = profile_centres(x[test], speakers[test], mode, population, k, np.random.default_rng(recipe.seed),
+                                          names[test], ADAPT_DRAWS)
+                scores[f"k{k:g}/{mode}"] = float(np.mean([balanced_accuracy_score(y[test], head.predict(x[test] - c))
+                                                          for c in centres]))
+        results[key] = scores
+        print(key, " ".join(f"{m} {v:.3f}" for m, v in scores.items()), f"({time.time() - started:.0f} s)", flush=True)
+        OUT.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results))
+    block = shrinkage_block(results, ks, copies)
+    write_section(block)
+    print(block)
+
+
+def shrinkage_block(results: dict, ks: list[float], copies: int) -> str:
+    """The marked section of the shrinkage sweep: UA by protocol, k and profile size (mean over folds)."""
+    def mean(protocol, mode):
+        values = [r[mode] for key, r in results.items() if key.startswith(protocol + "/") and mode in r]
+        return f"{np.mean(values):.3f}" if values else "–"
+
+    lines = ["<!-- shrinkage:start -->", f"## Profile shrinkage k (issue 15), {training_data(copies)}, speech-trimmed clips", "",
+             "A profile of n unlabelled clips of the test speaker is centred at (sum of the n embeddings + k mu_pop) / (n + k).",
+             "The heads and C are those of the adaptation study (k = 2 there); only k changes. n-clip profiles are",
+             f"{ADAPT_DRAWS} random draws of the speaker's clips, every clip of the speaker scored. UA, mean over folds.",
+             f"Command: `python benchmarks/accuracy.py shrinkage --copies {copies}`.", "",
+             "| protocol | k | single clip (no profile) | 1 clip | 3 clips | 10 clips | all clips |", "|---|---|---|---|---|---|---|"]
+    for protocol, title in SHRINKAGE_PROTOCOLS.items():
+        for k in ks:
+            lines.append(f"| {title} | {k:g} | {mean(protocol, 'single')} | "
+                         + " | ".join(mean(protocol, f"k{k:g}/{m}") for m in ("n1", "n3", "n10", "all")) + " |")
+    lines += ["", "<!-- shrinkage:end -->"]
+    return "\n".join(lines)
 
 
 def write_section(block: str, target: Path = REPO / "benchmarks" / "accuracy.md") -> None:
@@ -539,9 +614,10 @@ def write_section(block: str, target: Path = REPO / "benchmarks" / "accuracy.md"
 
 def adapt_block(path: Path) -> str:
     """The section of one adaptation result file between markers naming it (so `adapt` replaces it in place)."""
-    tag = path.stem  # adapt[-augK][-trimmed][-refit]
+    tag = path.stem  # adapt[-augK][-trimmed][-refit][-kK]
     copies = int(tag.split("-aug")[1].split("-")[0]) if "-aug" in tag else 0
-    section = adapt_section(json.loads(path.read_text()), copies, tag.endswith("-refit"), "-trimmed" in tag)
+    shrinkage = float(tag.split("-k")[1]) if "-k" in tag else 2.0
+    section = adapt_section(json.loads(path.read_text()), copies, "-refit" in tag, "-trimmed" in tag, shrinkage)
     return f"<!-- {tag}:start -->\n{section}\n<!-- {tag}:end -->"
 
 
@@ -566,13 +642,14 @@ def _fold_ua(results, protocol, variant, mode, corpus=None):
     return float(np.mean(scores)) if scores else None
 
 
-def adapt_section(results, copies: int, refit: bool = False, trimmed: bool = False) -> str:
+def adapt_section(results, copies: int, refit: bool = False, trimmed: bool = False, shrinkage: float = 2.0) -> str:
     """The markdown section of the adaptation study, from `adapt`'s results (`trimmed`: on clips cut
     to their detected speech, with the recipe's rule for speakers of few emotions)."""
     cell = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
     lines = [
         f"## Knowing the voice: speaker-centred prediction (issue 15){', head refitted' if refit else ''}"
-        f"{'' if not copies else ', ' + training_data(copies)}{', speech-trimmed clips' if trimmed else ''}", "",
+        f"{'' if not copies else ', ' + training_data(copies)}{', speech-trimmed clips' if trimmed else ''}"
+        f"{'' if shrinkage == 2.0 else f', profile shrinkage k = {shrinkage:g}'}", "",
         ("Clips are cut to the speech the detector finds (with its automatic gain), in training and test, as "
          "the shipped recipe trains and the Recognizer judges; training speakers whose clips show fewer than 3 "
          "emotions are not centred on their own mean (`MIN_EMOTIONS_TO_CENTRE`)." if trimmed else
@@ -582,7 +659,7 @@ def adapt_section(results, copies: int, refit: bool = False, trimmed: bool = Fal
         "In training each training speaker's own mean is used (or the mean of its per-class means, the",
         "class-balanced variant). At test time **the test speaker's audio, never its labels, forms the profile**:",
         "the mean of n of its unlabelled clips, shrunk toward the training population's mean,",
-        "mu = (sum of the n embeddings + k mu_pop) / (n + k) with k = 2; n = 0 is a single clip with no",
+        f"mu = (sum of the n embeddings + k mu_pop) / (n + k) with k = {shrinkage:g}; n = 0 is a single clip with no",
         "context (the head applied to x - mu_pop). The n-clip profiles are random draws of the speaker's",
         f"clips ({ADAPT_DRAWS} draws, scores averaged) and every clip of the speaker is then scored. The skew rows",
         "form the profile from the speaker's neutral clips only, or from its angry clips only (labels pick",
@@ -594,7 +671,7 @@ def adapt_section(results, copies: int, refit: bool = False, trimmed: bool = Fal
         + f"Training data: {training_data(copies)}"
         + (" (`augmentation: recordings`, as the shipped model: speaker variations and recording conditions)" if copies else "")
         + f". Command: `python benchmarks/accuracy.py adapt --copies {copies}"
-        + (" --refit" if refit else "") + "`.", "",
+        + (" --refit" if refit else "") + ("" if shrinkage == 2.0 else f" --shrinkage {shrinkage:g}") + "`.", "",
     ]
     protocols = [
         ("ravdess8", None, "RAVDESS, 8 classes, 6 folds of 4 actors (ravdess-6fold)"),
@@ -888,10 +965,13 @@ def main() -> int:
     ad.add_argument("--no-corpus-variant", dest="corpus_variant", action="store_false",
                     help="skip leave-one-corpus-out with centring by corpus")
     ad.add_argument("--c", default="0.003,0.01,0.03", help="regularisation grid")
-    ad.add_argument("--shrinkage", type=float, default=2.0, help="k of the shrunk speaker mean")
+    ad.add_argument("--shrinkage", type=float, default=None, help="k of the shrunk speaker mean (default: the recipe's)")
     ad.add_argument("--copies", type=int, default=None, help="augmented copies per training clip (default: the recipe's)")
     ad.add_argument("--render-only", action="store_true", help="only rewrite the section of accuracy.md from the saved results")
     ad.add_argument("--refit", action="store_true", help="refit the head on training + validation speakers once C and T are chosen")
+    sh = sub.add_parser("shrinkage", help="profile shrinkage k against profile size, with the adaptation study's heads")
+    sh.add_argument("--k", default="2,5,10", help="values of k")
+    sh.add_argument("--copies", type=int, default=None, help="augmented copies per training clip (default: the recipe's)")
     q = sub.add_parser("int8", help="label agreement of an int8 model folder with its float folder (single and adapted)")
     q.add_argument("--model", default=str(REPO / "src/ser/pretrained/default"))
     q.add_argument("--float-model", default=str(REPO / "runs/default-float"))
@@ -909,6 +989,8 @@ def main() -> int:
         learning_curve(args)
     elif args.action == "adapt":
         adapt(args)
+    elif args.action == "shrinkage":
+        shrinkage_sweep(args)
     elif args.action == "int8":
         int8(args)
     else:
