@@ -26,8 +26,8 @@ HEAD_ARRAYS = ("population_mean", "scaler_mean", "scaler_scale", "coef", "interc
 def speaker_centre(embeddings: np.ndarray, population_mean: np.ndarray, shrinkage: float) -> np.ndarray:
     """``(sum of the n embeddings + k * population_mean) / (n + k)``: ``[n, D]`` -> ``[D]``.
 
-    With n = 0 it is the population mean; a single clip moves it a third of the way (k = 2), so a
-    small group has no cliff.
+    With n = 0 it is the population mean; a single clip moves it 1 / (1 + k) of the way (a sixth
+    with the shipped k = 5), so a small group has no cliff.
     """
     embeddings = np.asarray(embeddings, dtype=np.float64).reshape(-1, len(population_mean))
     return shrunk_centre(embeddings.sum(axis=0), len(embeddings), population_mean, shrinkage)
