@@ -555,7 +555,7 @@ def shrinkage_sweep(args) -> None:
     path = OUT / f"shrinkage{suffix(copies)}.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     ks = [float(v) for v in args.k.split(",")]
-    for protocol, name, x, x_copies, y, names, speakers, corpus, train, val, test, closed in adapt_protocols(
+    for protocol, name, x, x_copies, y, names, speakers, _corpus, train, _val, test, _closed in adapt_protocols(
             recipe, copies, set(SHRINKAGE_PROTOCOLS)):
         key = f"{protocol}/{name}"
         if key in results and all(f"k{k:g}/all" in results[key] for k in ks):
