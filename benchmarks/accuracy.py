@@ -617,7 +617,10 @@ def adapt_block(path: Path) -> str:
     tag = path.stem  # adapt[-augK][-trimmed][-refit][-kK]
     copies = int(tag.split("-aug")[1].split("-")[0]) if "-aug" in tag else 0
     shrinkage = float(tag.split("-k")[1]) if "-k" in tag else 2.0
-    section = adapt_section(json.loads(path.read_text()), copies, "-refit" in tag, "-trimmed" in tag, shrinkage)
+    recipe = _recipe(REPO / "configs" / "default.yaml")
+    shipped = (copies, "-trimmed" in tag, shrinkage, "-refit" in tag) == (
+        recipe.augmented_copies, recipe.trim_to_speech, recipe.shrinkage, False)
+    section = adapt_section(json.loads(path.read_text()), copies, "-refit" in tag, "-trimmed" in tag, shrinkage, shipped)
     return f"<!-- {tag}:start -->\n{section}\n<!-- {tag}:end -->"
 
 
@@ -642,14 +645,15 @@ def _fold_ua(results, protocol, variant, mode, corpus=None):
     return float(np.mean(scores)) if scores else None
 
 
-def adapt_section(results, copies: int, refit: bool = False, trimmed: bool = False, shrinkage: float = 2.0) -> str:
+def adapt_section(results, copies: int, refit: bool = False, trimmed: bool = False, shrinkage: float = 2.0,
+                  shipped: bool = False) -> str:
     """The markdown section of the adaptation study, from `adapt`'s results (`trimmed`: on clips cut
     to their detected speech, with the recipe's rule for speakers of few emotions)."""
     cell = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
     lines = [
         f"## Knowing the voice: speaker-centred prediction (issue 15){', head refitted' if refit else ''}"
         f"{'' if not copies else ', ' + training_data(copies)}{', speech-trimmed clips' if trimmed else ''}"
-        f"{'' if shrinkage == 2.0 else f', profile shrinkage k = {shrinkage:g}'}", "",
+        f"{'' if shrinkage == 2.0 else f', profile shrinkage k = {shrinkage:g}'}{' (the shipped recipe)' if shipped else ''}", "",
         ("Clips are cut to the speech the detector finds (with its automatic gain), in training and test, as "
          "the shipped recipe trains and the Recognizer judges; training speakers whose clips show fewer than 3 "
          "emotions are not centred on their own mean (`MIN_EMOTIONS_TO_CENTRE`)." if trimmed else
