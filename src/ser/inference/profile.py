@@ -13,9 +13,9 @@ the model they belong to. With few clips the mean is shrunk toward the training 
     centre = (sum of the n clip embeddings + k * population_mean) / (n + k),
 
 so one clip already helps a little and there is no cliff for small groups (the shipped model's
-k is 5: with k = 2, profiles of one to three clips did worse than none; benchmarks/accuracy.md). A profile should come
-from ordinary speech of the person: one made only of angry clips makes everything else look less
-angry (benchmarks/accuracy.md, the skew rows).
+k is 5: with k = 2, profiles of one to three clips did worse than none; benchmarks/accuracy.md).
+A profile should come from ordinary speech of the person: one made only of angry clips makes
+everything else look less angry (benchmarks/accuracy.md, the skew rows).
 """
 
 from __future__ import annotations
