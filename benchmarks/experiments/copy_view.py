@@ -1,0 +1,72 @@
+"""Experiment (issue 15, not the shipped recipe): the recording copies in both training views, as
+shipped, or in the single-clip view only.
+
+Speaker centring on the speaker's own recordings already removes a recording's constant shift,
+so the speaker-centred view may not need the recording copies. Same folds, features and C as the
+shipped recipe's adaptation study (read from runs/accuracy/adapt-aug2-trimmed-k5.json, which
+``python benchmarks/accuracy.py adapt --copies 2 --variants mixed --c 0.003,0.01`` writes), k = 5.
+
+    python benchmarks/experiments/copy_view.py ravdess8,emodb7,folds6
+
+Prints single-clip and all-clips UA per fold and their means (benchmarks/accuracy-notes.md).
+"""
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO / "benchmarks"), str(REPO / "src")]
+
+from sklearn.metrics import balanced_accuracy_score as ua  # noqa: E402
+
+from accuracy import OUT, _recipe, adapt_protocols  # noqa: E402
+from ser.training.default_model import (  # noqa: E402
+    centre_speakers,
+    centred_rows,
+    centred_training,
+    make_head,
+    profile_centres,
+    with_copies,
+)
+
+SHRINKAGE = 5.0
+
+
+def single_view_copies(x, y, speakers, train, copies):
+    """``speaker_mixed`` training data with the copies in the population-centred view only."""
+    own = centred_rows(y, speakers, train)
+    centred, _, means = centre_speakers(x[own], y[own], speakers[own], None, False)
+    population = np.mean(list(means.values()), axis=0)
+    raw, raw_y = with_copies(x, y, train, copies)
+    return np.concatenate([centred, raw - population]), np.concatenate([y[own], raw_y]), population
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore")
+    study = json.loads((OUT / "adapt-aug2-trimmed-k5.json").read_text())
+    recipe = _recipe(REPO / "configs" / "default.yaml")
+    scores = {}
+    for protocol, name, x, copies, y, _names, speakers, _corpus, train, _val, test, _closed in adapt_protocols(
+            recipe, 2, set(sys.argv[1].split(","))):
+        c = study[f"{protocol}/mixed/{name}"]["C"]
+        fold = {}
+        for variant in ("both views", "single-clip view"):
+            if variant == "both views":
+                x_fit, y_fit, population = centred_training(x, y, speakers, train, copies, "speaker_mixed")
+            else:
+                x_fit, y_fit, population = single_view_copies(x, y, speakers, train, copies)
+            head = make_head(c, recipe.seed).fit(x_fit, y_fit)
+            centre = profile_centres(x[test], speakers[test], "all", population, SHRINKAGE, np.random.default_rng(0))[0]
+            fold[variant] = (ua(y[test], head.predict(x[test] - population)), ua(y[test], head.predict(x[test] - centre)))
+        scores.setdefault(protocol, []).append(fold)
+        print(protocol, name, {v: np.round(s, 3).tolist() for v, s in fold.items()}, flush=True)
+    for protocol, folds in scores.items():
+        print("mean", protocol, {v: np.round(np.mean([f[v] for f in folds], 0), 3).tolist() for v in folds[0]})
+
+
+if __name__ == "__main__":
+    main()
