@@ -375,12 +375,14 @@ ADAPT_MODES = {  # mode -> the clips of each test speaker that form its profile 
     "angry": "angry clips only",
 }
 ADAPT_DRAWS = 3  # random profiles of n clips per speaker, scores averaged
-ADAPT_CENTRING = {"speaker": "speaker", "balanced": "speaker_balanced", "mixed": "speaker_mixed", "corpus": "speaker"}
+ADAPT_CENTRING = {"speaker": "speaker", "balanced": "speaker_balanced", "mixed": "speaker_mixed",
+                  "mixed_single_copies": "speaker_mixed_single_copies", "corpus": "speaker"}
 ADAPT_VARIANTS = {
     "none": "today's recipe (no centring)",
     "speaker": "speaker-centred (each training speaker's mean)",
     "balanced": "speaker-centred, class-balanced speaker mean in training",
     "mixed": "speaker-centred + the same clips less the population mean (both modes in training; recipe `speaker_mixed`)",
+    "mixed_single_copies": "as `mixed`, the augmented copies in the single-clip view only (recipe `speaker_mixed_single_copies`)",
     "corpus": "corpus-centred (each corpus' mean; test corpus by its own mean)",
 }
 

@@ -1,5 +1,5 @@
 """Experiment (issue 15, not the shipped recipe): the recording copies in both training views, as
-shipped, or in the single-clip view only.
+shipped (``centring: speaker_mixed``), or in the single-clip view only (``speaker_mixed_single_copies``).
 
 Speaker centring on the speaker's own recordings already removes a recording's constant shift,
 so the speaker-centred view may not need the recording copies. Same folds, features and C as the
@@ -24,25 +24,9 @@ sys.path[:0] = [str(REPO / "benchmarks"), str(REPO / "src")]
 from sklearn.metrics import balanced_accuracy_score as ua  # noqa: E402
 
 from accuracy import OUT, _recipe, adapt_protocols  # noqa: E402
-from ser.training.default_model import (  # noqa: E402
-    centre_speakers,
-    centred_rows,
-    centred_training,
-    make_head,
-    profile_centres,
-    with_copies,
-)
+from ser.training.default_model import centred_training, make_head, profile_centres  # noqa: E402
 
 SHRINKAGE = 5.0
-
-
-def single_view_copies(x, y, speakers, train, copies):
-    """``speaker_mixed`` training data with the copies in the population-centred view only."""
-    own = centred_rows(y, speakers, train)
-    centred, _, means = centre_speakers(x[own], y[own], speakers[own], None, False)
-    population = np.mean(list(means.values()), axis=0)
-    raw, raw_y = with_copies(x, y, train, copies)
-    return np.concatenate([centred, raw - population]), np.concatenate([y[own], raw_y]), population
 
 
 def main() -> None:
@@ -58,7 +42,7 @@ def main() -> None:
             if variant == "both views":
                 x_fit, y_fit, population = centred_training(x, y, speakers, train, copies, "speaker_mixed")
             else:
-                x_fit, y_fit, population = single_view_copies(x, y, speakers, train, copies)
+                x_fit, y_fit, population = centred_training(x, y, speakers, train, copies, "speaker_mixed_single_copies")
             head = make_head(c, recipe.seed).fit(x_fit, y_fit)
             centre = profile_centres(x[test], speakers[test], "all", population, SHRINKAGE, np.random.default_rng(0))[0]
             fold[variant] = (ua(y[test], head.predict(x[test] - population)), ua(y[test], head.predict(x[test] - centre)))

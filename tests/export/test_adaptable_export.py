@@ -122,6 +122,22 @@ def test_mixed_training_holds_both_views_of_every_clip():
     np.testing.assert_array_equal(y_fit, [0, 1, 0, 1] * 2)
 
 
+def test_single_copies_train_the_single_clip_view_only():
+    from ser.training.default_model import centred_training
+
+    x = np.array([[1.0], [3.0], [10.0], [30.0]])
+    copies = x[None] + 100.0  # one augmented copy of every clip, shifted as a recording condition
+    y = np.array([0, 1, 0, 1])
+    groups = np.array(["a", "a", "b", "b"])
+    x_fit, y_fit, population = centred_training(x, y, groups, np.arange(4), copies, "speaker_mixed_single_copies")
+    assert population[0] == 11.0
+    # the centred clips (no copies), then the clips and their copies less the population mean
+    np.testing.assert_allclose(x_fit[:, 0], [-1, 1, -10, 10, -10, -8, -1, 19, 90, 92, 99, 119])
+    np.testing.assert_array_equal(y_fit, [0, 1, 0, 1] * 3)
+    both, _, _ = centred_training(x, y, groups, np.arange(4), copies, "speaker_mixed")
+    assert len(both) == 16  # the shipped mode centres the copies too
+
+
 def test_a_speaker_of_one_emotion_is_not_centred_on_itself():
     # "c" only ever sounds angry (label 2): its mean is that emotion, so its clips train as single
     # clips only (less the population mean) and its mean stays out of the population mean.

@@ -51,8 +51,11 @@ AUGMENTATIONS = ("classic", "recordings")
 # centring -> the mean each training embedding is centred on: "none"; "speaker" its speaker's
 # mean; "speaker_balanced" the mean of its speaker's per-class means;
 # "speaker_mixed" the speaker-centred clips plus the same clips less the population mean (one head
-# for single clips and adapted profiles alike).
-CENTRINGS = ("none", "speaker", "speaker_balanced", "speaker_mixed")
+# for single clips and adapted profiles alike); "speaker_mixed_single_copies" the same, with the
+# augmented copies in the single-clip view only (centring on a speaker's own recordings already
+# removes a recording's constant shift; benchmarks/accuracy-notes.md).
+CENTRINGS = ("none", "speaker", "speaker_balanced", "speaker_mixed", "speaker_mixed_single_copies")
+MIXED_CENTRINGS = ("speaker_mixed", "speaker_mixed_single_copies")
 
 
 @dataclass
@@ -378,20 +381,20 @@ def centred_training(x: np.ndarray, y: np.ndarray, groups: np.ndarray, index, co
     """Training data of rows `index` for a `CENTRINGS` mode: ``(x_fit, y_fit, population_mean [D])``.
 
     ``x_fit`` holds the rows less their group's mean, followed by their copies' (`centre_speakers`,
-    class-balanced means for "speaker_balanced"); "speaker_mixed" appends every row and copy less
-    the population mean too, as a single clip is seen at prediction, so that one head serves both
-    modes. Only groups that show several emotions (`centred_rows`) are centred on their own mean; the
+    class-balanced means for "speaker_balanced"; no copies for "speaker_mixed_single_copies");
+    the mixed centrings append every row and copy less the population mean too, as a single clip
+    is seen at prediction, so that one head serves both modes. Only groups that show several emotions (`centred_rows`) are centred on their own mean; the
     rows of the others are used less the population mean only (if no group qualifies, all are
     centred). The population mean is the mean of the centred groups' means.
     """
     index = np.asarray(index)
     own = centred_rows(y, groups, index)
-    part = None if copies is None else copies[:, own]
+    part = None if copies is None or centring == "speaker_mixed_single_copies" else copies[:, own]
     x_c, copies_c, means = centre_speakers(x[own], y[own], groups[own], part, centring == "speaker_balanced")
     population = np.mean(list(means.values()), axis=0)
     x_fit, y_fit = with_copies(x_c, y[own], np.arange(len(own)), copies_c)
-    # "speaker_mixed": every row as a single clip; otherwise only the rows not centred on their own.
-    single = index if centring == "speaker_mixed" else np.setdiff1d(index, own)
+    # Mixed centrings: every row as a single clip; otherwise only the rows not centred on their own.
+    single = index if centring in MIXED_CENTRINGS else np.setdiff1d(index, own)
     if len(single):
         raw, raw_y = with_copies(x, y, single, copies)
         x_fit, y_fit = np.concatenate([x_fit, raw - population]), np.concatenate([y_fit, raw_y])
