@@ -490,6 +490,24 @@ def adapt_protocols(recipe, copies, which):
                    *(np.asarray(v) for v in (fold.train, fold.val, fold.test)), False)
 
 
+def adapt_path(copies: int, trimmed: bool, refit: bool = False, shrinkage: float = 2.0) -> Path:
+    """The results file of one adaptation study: runs/accuracy/adapt[-augK][-trimmed][-refit][-kK].json.
+
+    Studies of speech-trimmed clips (the recipe since `trim_to_speech`) are kept apart from the
+    earlier whole-clip ones, and k = 2 (the issue's value, the recipe's until the `shrinkage` sweep)
+    from other values, so that every earlier section of accuracy.md can still be rendered.
+    """
+    return OUT / (f"adapt{suffix(copies)}{'-trimmed' if trimmed else ''}{'-refit' if refit else ''}"
+                  f"{'' if shrinkage == 2.0 else f'-k{shrinkage:g}'}.json")
+
+
+def study_c(study: dict, study_path: Path, key: str) -> float:
+    """The C an adaptation study chose for fold `key` ("protocol/variant/fold"), or a clear exit."""
+    if key not in study:
+        raise SystemExit(f"{study_path}: no result for {key}; run the adaptation study for it first")
+    return study[key]["C"]
+
+
 def adapt(args) -> None:
     """The speaker-adaptation study (issue 15): every protocol, every training variant, every profile mode.
 
@@ -499,12 +517,8 @@ def adapt(args) -> None:
     warnings.filterwarnings("ignore")
     recipe = _recipe(args.config)
     copies = recipe.augmented_copies if args.copies is None else args.copies
-    # Studies of speech-trimmed clips (the recipe since `trim_to_speech`) are kept apart from the earlier
-    # whole-clip ones, whose section stays in accuracy.md.
     shrinkage = recipe.shrinkage if args.shrinkage is None else args.shrinkage
-    # k = 2 (the issue's value) was the recipe's until the `shrinkage` sweep; other values are kept apart.
-    path = OUT / (f"adapt{suffix(copies)}{'-trimmed' if recipe.trim_to_speech else ''}{'-refit' if args.refit else ''}"
-                  f"{'' if shrinkage == 2.0 else f'-k{shrinkage:g}'}.json")
+    path = adapt_path(copies, recipe.trim_to_speech, args.refit, shrinkage)
     results = json.loads(path.read_text()) if path.exists() else {}
     grid = [float(v) for v in args.c.split(",")]
     variants = args.variants.split(",")
@@ -549,7 +563,7 @@ def shrinkage_sweep(args) -> None:
     warnings.filterwarnings("ignore")
     recipe = _recipe(args.config)
     copies = recipe.augmented_copies if args.copies is None else args.copies
-    study_path = OUT / f"adapt{suffix(copies)}{'-trimmed' if recipe.trim_to_speech else ''}.json"
+    study_path = adapt_path(copies, recipe.trim_to_speech)
     if not study_path.exists():
         raise SystemExit(f"{study_path}: run `python benchmarks/accuracy.py adapt --copies {copies} --shrinkage 2` first "
                          "(the sweep reuses the C it chose for each fold)")
@@ -564,7 +578,7 @@ def shrinkage_sweep(args) -> None:
             continue
         started = time.time()
         x_fit, y_fit, population = centred_training(x, y, speakers, train, x_copies, "speaker_mixed")
-        head = make_head(study[f"{protocol}/mixed/{name}"]["C"], recipe.seed).fit(x_fit, y_fit)
+        head = make_head(study_c(study, study_path, f"{protocol}/mixed/{name}"), recipe.seed).fit(x_fit, y_fit)
         scores = {"single": balanced_accuracy_score(y[test], head.predict(x[test] - population))}
         for k in ks:
             for mode in ("n1", "n3", "n10", "all"):

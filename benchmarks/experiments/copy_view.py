@@ -23,7 +23,7 @@ sys.path[:0] = [str(REPO / "benchmarks"), str(REPO / "src")]
 
 from sklearn.metrics import balanced_accuracy_score as ua  # noqa: E402
 
-from accuracy import OUT, _recipe, adapt_protocols  # noqa: E402
+from accuracy import _recipe, adapt_path, adapt_protocols, study_c  # noqa: E402
 from ser.training.default_model import centred_training, make_head, profile_centres  # noqa: E402
 
 SHRINKAGE = 5.0
@@ -31,12 +31,15 @@ SHRINKAGE = 5.0
 
 def main() -> None:
     warnings.filterwarnings("ignore")
-    study = json.loads((OUT / "adapt-aug2-trimmed-k5.json").read_text())
     recipe = _recipe(REPO / "configs" / "default.yaml")
+    study_path = adapt_path(2, True, shrinkage=SHRINKAGE)
+    if not study_path.exists():
+        raise SystemExit(f"{study_path}: run `python benchmarks/accuracy.py adapt --copies 2 --variants mixed` first")
+    study = json.loads(study_path.read_text())
     scores = {}
     for protocol, name, x, copies, y, _names, speakers, _corpus, train, _val, test, _closed in adapt_protocols(
             recipe, 2, set(sys.argv[1].split(","))):
-        c = study[f"{protocol}/mixed/{name}"]["C"]
+        c = study_c(study, study_path, f"{protocol}/mixed/{name}")
         fold = {}
         for variant in ("both views", "single-clip view"):
             if variant == "both views":

@@ -383,9 +383,10 @@ def centred_training(x: np.ndarray, y: np.ndarray, groups: np.ndarray, index, co
     ``x_fit`` holds the rows less their group's mean, followed by their copies' (`centre_speakers`,
     class-balanced means for "speaker_balanced"; no copies for "speaker_mixed_single_copies");
     the mixed centrings append every row and copy less the population mean too, as a single clip
-    is seen at prediction, so that one head serves both modes. Only groups that show several emotions (`centred_rows`) are centred on their own mean; the
-    rows of the others are used less the population mean only (if no group qualifies, all are
-    centred). The population mean is the mean of the centred groups' means.
+    is seen at prediction, so that one head serves both modes. Only groups that show several
+    emotions (`centred_rows`) are centred on their own mean; the rows of the others are used less
+    the population mean only (if no group qualifies, all are centred). The population mean is the
+    mean of the centred groups' means.
     """
     index = np.asarray(index)
     own = centred_rows(y, groups, index)
