@@ -19,6 +19,7 @@ Prints UA per fold and the means per protocol (benchmarks/accuracy-notes.md).
 import json
 import sys
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,12 @@ def centres(x, speakers, corpus, drawn, population, prior, k):
     return out
 
 
+def ua_of(head, x, centre, y, present, closed) -> float:
+    """UA of `head` on rows `x` less `centre` (among the `present` classes if `closed`)."""
+    z = head.decision_function(x - centre)
+    return float(ua(y, present[z[:, present].argmax(-1)] if closed else z.argmax(-1)))
+
+
 def main() -> None:
     warnings.filterwarnings("ignore")
     recipe = _recipe(REPO / "configs" / "default.yaml")
@@ -54,23 +61,26 @@ def main() -> None:
     study = json.loads(study_path.read_text())
     scores: dict[str, list[dict]] = {}
     for protocol, name, x, copies, y, _names, speakers, corpus, train, _val, test, closed in adapt_protocols(
-            recipe, 2, set(sys.argv[1].split(","))):
+        recipe, 2, set(sys.argv[1].split(","))
+    ):
         x_fit, y_fit, population = centred_training(x, y, speakers, train, copies, "speaker_mixed")
         head = make_head(study_c(study, study_path, f"{protocol}/mixed/{name}"), recipe.seed).fit(x_fit, y_fit)
         xt, st, ct, present = x[test], speakers[test], corpus[test], np.unique(y[test])
-
-        def score(centre):
-            z = head.decision_function(xt - centre)
-            return float(ua(y[test], present[z[:, present].argmax(-1)] if closed else z.argmax(-1)))
-
+        score = partial(ua_of, head, xt, y=y[test], present=present, closed=closed)
         fold = {"single": score(population)}
         for mode in ("n3", "n10", "all"):
             rng, got = np.random.default_rng(0), {}
             for _ in range(1 if mode == "all" else DRAWS):
-                drawn = {s: np.flatnonzero(st == s) if mode == "all" else rng.choice(
-                    np.flatnonzero(st == s), min(int(mode[1:]), int((st == s).sum())), replace=False) for s in np.unique(st)}
-                collection = {c: speaker_centre(xt[np.concatenate([r for r in drawn.values() if ct[r[0]] == c])],
-                                                population, SHRINKAGE) for c in np.unique(ct)}
+                drawn = {
+                    s: np.flatnonzero(st == s)
+                    if mode == "all"
+                    else rng.choice(np.flatnonzero(st == s), min(int(mode[1:]), int((st == s).sum())), replace=False)
+                    for s in np.unique(st)
+                }
+                collection = {
+                    c: speaker_centre(xt[np.concatenate([r for r in drawn.values() if ct[r[0]] == c])], population, SHRINKAGE)
+                    for c in np.unique(ct)
+                }
                 got.setdefault("pop5", []).append(score(centres(xt, st, ct, drawn, population, None, SHRINKAGE)))
                 for k in COLLECTION_KS:
                     got.setdefault(f"coll{k:g}", []).append(score(centres(xt, st, ct, drawn, population, collection, k)))
