@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import re
 import sys
 import time
 import warnings
@@ -490,15 +491,22 @@ def adapt_protocols(recipe, copies, which):
                    *(np.asarray(v) for v in (fold.train, fold.val, fold.test)), False)
 
 
-def adapt_path(copies: int, trimmed: bool, refit: bool = False, shrinkage: float = 2.0) -> Path:
-    """The results file of one adaptation study: runs/accuracy/adapt[-augK][-trimmed][-refit][-kK].json.
+ADAPT_GRID = (0.003, 0.01)  # the C grid of every study before the recipe's lower one
+
+
+def adapt_path(copies: int, trimmed: bool, refit: bool = False, shrinkage: float = 2.0,
+               grid: tuple[float, ...] = ADAPT_GRID) -> Path:
+    """The results file of one adaptation study: runs/accuracy/adapt[-augK][-trimmed][-refit][-kK][-cC,C].json.
 
     Studies of speech-trimmed clips (the recipe since `trim_to_speech`) are kept apart from the
-    earlier whole-clip ones, and k = 2 (the issue's value, the recipe's until the `shrinkage` sweep)
-    from other values, so that every earlier section of accuracy.md can still be rendered.
+    earlier whole-clip ones, k = 2 (the issue's value, the recipe's until the `shrinkage` sweep)
+    from other values, and the first C grid from others, so that every earlier section of
+    accuracy.md can still be rendered.
     """
+    grid = tuple(sorted(grid))
     return OUT / (f"adapt{suffix(copies)}{'-trimmed' if trimmed else ''}{'-refit' if refit else ''}"
-                  f"{'' if shrinkage == 2.0 else f'-k{shrinkage:g}'}.json")
+                  f"{'' if shrinkage == 2.0 else f'-k{shrinkage:g}'}"
+                  f"{'' if grid == ADAPT_GRID else '-c' + ','.join(f'{c:g}' for c in grid)}.json")
 
 
 def study_c(study: dict, study_path: Path, key: str) -> float:
@@ -518,9 +526,9 @@ def adapt(args) -> None:
     recipe = _recipe(args.config)
     copies = recipe.augmented_copies if args.copies is None else args.copies
     shrinkage = recipe.shrinkage if args.shrinkage is None else args.shrinkage
-    path = adapt_path(copies, recipe.trim_to_speech, args.refit, shrinkage)
+    grid = [float(v) for v in args.c.split(",")] if args.c else list(recipe.c_grid)
+    path = adapt_path(copies, recipe.trim_to_speech, args.refit, shrinkage, tuple(grid))
     results = json.loads(path.read_text()) if path.exists() else {}
-    grid = [float(v) for v in args.c.split(",")]
     variants = args.variants.split(",")
     for protocol, name, x, x_copies, y, names, speakers, corpus, train, val, test, closed in ([] if args.render_only else adapt_protocols(
             recipe, copies, set(args.protocols.split(",")))):
@@ -630,15 +638,18 @@ def write_section(block: str, target: Path = REPO / "benchmarks" / "accuracy.md"
 
 def adapt_block(path: Path) -> str:
     """The section of one adaptation result file between markers naming it (so `adapt` replaces it in place)."""
-    tag = path.stem  # adapt[-augK][-trimmed][-refit][-kK]
-    copies = int(tag.split("-aug")[1].split("-")[0]) if "-aug" in tag else 0
-    shrinkage = float(tag.split("-k")[1]) if "-k" in tag else 2.0
+    tag = path.stem
+    parts = re.fullmatch(r"adapt(?:-aug(\d+))?(-trimmed)?(-refit)?(?:-k([\d.]+))?(?:-c([\d.,e-]+))?", tag)
+    if parts is None:
+        raise SystemExit(f"{path}: not the name of an adaptation study's results")
+    copies, trimmed, refit = int(parts[1] or 0), bool(parts[2]), bool(parts[3])
+    shrinkage = float(parts[4] or 2.0)
+    grid = tuple(float(c) for c in parts[5].split(",")) if parts[5] else ADAPT_GRID
     recipe = _recipe(REPO / "configs" / "default.yaml")
-    shipped = (copies, "-trimmed" in tag, shrinkage, "-refit" in tag) == (
-        recipe.augmented_copies, recipe.trim_to_speech, recipe.shrinkage, False)
+    shipped = (copies, trimmed, shrinkage, refit, grid) == (
+        recipe.augmented_copies, recipe.trim_to_speech, recipe.shrinkage, False, tuple(sorted(recipe.c_grid)))
     shipped_variant = next(v for v, centring in ADAPT_CENTRING.items() if centring == recipe.centring)
-    section = adapt_section(json.loads(path.read_text()), copies, "-refit" in tag, "-trimmed" in tag, shrinkage, shipped,
-                            shipped_variant)
+    section = adapt_section(json.loads(path.read_text()), copies, refit, trimmed, shrinkage, shipped, shipped_variant, grid)
     return f"<!-- {tag}:start -->\n{section}\n<!-- {tag}:end -->"
 
 
@@ -664,7 +675,7 @@ def _fold_ua(results, protocol, variant, mode, corpus=None):
 
 
 def adapt_section(results, copies: int, refit: bool = False, trimmed: bool = False, shrinkage: float = 2.0,
-                  shipped: bool = False, goal_variant: str | None = None) -> str:
+                  shipped: bool = False, goal_variant: str | None = None, grid: tuple[float, ...] = ADAPT_GRID) -> str:
     """The markdown section of the adaptation study, from `adapt`'s results (`trimmed`: on clips cut
     to their detected speech, with the recipe's rule for speakers of few emotions). The goals table
     scores `goal_variant` (the shipped recipe's), else `mixed`, else `speaker`."""
@@ -672,7 +683,8 @@ def adapt_section(results, copies: int, refit: bool = False, trimmed: bool = Fal
     lines = [
         f"## Knowing the voice: speaker-centred prediction (issue 15){', head refitted' if refit else ''}"
         f"{'' if not copies else ', ' + training_data(copies)}{', speech-trimmed clips' if trimmed else ''}"
-        f"{'' if shrinkage == 2.0 else f', profile shrinkage k = {shrinkage:g}'}{' (the shipped recipe)' if shipped else ''}", "",
+        f"{'' if shrinkage == 2.0 else f', profile shrinkage k = {shrinkage:g}'}"
+        f"{'' if grid == ADAPT_GRID else ', C from ' + ', '.join(f'{c:g}' for c in grid)}{' (the shipped recipe)' if shipped else ''}", "",
         ("Clips are cut to the speech the detector finds (with its automatic gain), in training and test, as "
          "the shipped recipe trains and the Recognizer judges; training speakers whose clips show fewer than 3 "
          "emotions are not centred on their own mean (`MIN_EMOTIONS_TO_CENTRE`)." if trimmed else
@@ -694,7 +706,8 @@ def adapt_section(results, copies: int, refit: bool = False, trimmed: bool = Fal
         + f"Training data: {training_data(copies)}"
         + (" (`augmentation: recordings`, as the shipped model: speaker variations and recording conditions)" if copies else "")
         + f". Command: `python benchmarks/accuracy.py adapt --copies {copies}"
-        + (" --refit" if refit else "") + ("" if shrinkage == 2.0 else f" --shrinkage {shrinkage:g}") + "`.", "",
+        + (" --refit" if refit else "") + ("" if shrinkage == 2.0 else f" --shrinkage {shrinkage:g}")
+        + ("" if grid == ADAPT_GRID else " --c " + ",".join(f"{c:g}" for c in grid)) + "`.", "",
     ]
     protocols = [
         ("ravdess8", None, "RAVDESS, 8 classes, 6 folds of 4 actors (ravdess-6fold)"),
@@ -988,7 +1001,7 @@ def main() -> int:
     ad.add_argument("--variants", default="none,speaker,balanced", help="training variants (see ADAPT_VARIANTS)")
     ad.add_argument("--no-corpus-variant", dest="corpus_variant", action="store_false",
                     help="skip leave-one-corpus-out with centring by corpus")
-    ad.add_argument("--c", default="0.003,0.01,0.03", help="regularisation grid")
+    ad.add_argument("--c", help="regularisation grid (default: the recipe's c_grid)")
     ad.add_argument("--shrinkage", type=float, default=None, help="k of the shrunk speaker mean (default: the recipe's)")
     ad.add_argument("--copies", type=int, default=None, help="augmented copies per training clip (default: the recipe's)")
     ad.add_argument("--render-only", action="store_true", help="only rewrite the section of accuracy.md from the saved results")
