@@ -749,6 +749,8 @@ def adapt_section(results, copies: int, refit: bool = False, trimmed: bool = Fal
         ("RAVDESS-8, all clips of the speaker", _fold_ua(results, "ravdess8", variant, "all"), 0.85),
         ("EmoDB-7, all clips of the speaker", _fold_ua(results, "emodb7", variant, "all"), 0.95),
         ("leave one corpus out, mean of 5, all clips of the speaker", loco_mean(variant, "all"), 0.55),
+        ("leave one corpus out, mean of 5, centred by corpus (the issue's measurement; corpus-centred head)",
+         loco_mean("corpus", "all") if "corpus" in run else None, 0.55),
         ("RAVDESS-8, single clip (today 0.746)", _fold_ua(results, "ravdess8", variant, "single"), 0.746),
         ("5 corpora, 6 folds, single clip (today 0.734)", _fold_ua(results, "folds6", variant, "single"), 0.734),
         ("leave one corpus out, mean of 5, single clip (today 0.435)", loco_mean(variant, "single"), 0.4351),
@@ -756,6 +758,8 @@ def adapt_section(results, copies: int, refit: bool = False, trimmed: bool = Fal
     lines += [f"Against the issue's goals ({ADAPT_VARIANTS[variant]}):", "",
               "| goal | this study | target | met? |", "|---|---|---|---|"]
     for text, value, goal in goals:
+        if value is None and "centred by corpus" in text:
+            continue  # a study without the corpus variant
         lines.append(f"| {text} | {cell(value)} | >= {goal:.3f} | {'yes' if value is not None and value >= goal else '**no**'} |")
     if not copies:
         lines += ["", "\"Today\" is the shipped recipe with two augmented copies. Like for like, without augmentation, today's",
