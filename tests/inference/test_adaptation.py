@@ -190,6 +190,9 @@ def test_cli_adapt_modes_and_profiles(capsys, adaptable_dir, tmp_path):
     assert {r["adaptation"]["clips"] for r in out.values()} == {5}
     assert main(["predict", str(tmp_path), *model, "--adapt", "speaker", "--speaker-pattern", "nobody"]) == 2
     assert "matches none" in capsys.readouterr().err
+    # A missing input is reported as missing, not as a pattern that matches nothing.
+    assert main(["predict", str(tmp_path / "gone"), *model, "--adapt", "speaker", "--speaker-pattern", "nobody"]) == 1
+    assert "no such file" in capsys.readouterr().out
 
     profile = tmp_path / "alice.json"
     assert main(["enroll", str(tmp_path / "alice"), "-o", str(profile), "--model", str(adaptable_dir)]) == 0

@@ -418,8 +418,10 @@ def _groups(paths: list[str], args: argparse.Namespace) -> tuple[list | None, di
             notes[index] = f"not adapted: --speaker-pattern does not match {Path(path).stem!r}"
         else:
             groups.append(match.group(1) if match.re.groups and match.group(1) is not None else match.group(0))
-    if all(group is None for group in groups):
-        raise SerError(f"--speaker-pattern {args.speaker_pattern!r} matches none of the {len(paths)} file names")
+    if all(group is None for group in groups) and any(Path(path).is_file() for path in paths):
+        # (with no readable input at all, each input's own error says more than the pattern's)
+        raise SerError(f"--speaker-pattern {args.speaker_pattern!r} matches none of the {len(paths)} file names "
+                       f"(the first: {Path(paths[0]).stem!r})")
     return groups, notes
 
 
