@@ -11,7 +11,7 @@ with k = K) and ``collection`` (the collection's profile for every speaker, `--a
 Heads, folds and C are those of the shipped recipe's adaptation study (read from
 runs/accuracy/adapt-aug2-trimmed-k5[-cGRID].json); LOCO predicts among the held-out corpus' classes.
 
-    python benchmarks/experiments/collection_prior.py ravdess8,emodb7,folds6,loco [--c 0.0003,0.001]
+    python benchmarks/experiments/collection_prior.py ravdess8,emodb7,folds6,loco [--c 0.0003,0.001] [--copies 3]
 
 ``--c`` names the study whose heads and C are used by its C grid (default 0.003,0.01, the figures
 of accuracy-notes.md; 0.0003,0.001 is the recipe's grid since).
@@ -62,15 +62,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("protocols", help="comma-separated: ravdess8, emodb7, folds6, loco")
     parser.add_argument("--c", default="0.003,0.01", help="the C grid of the adaptation study to follow")
+    parser.add_argument("--copies", type=int, default=2, help="augmented copies of that study")
     args = parser.parse_args()
     grid = args.c
-    study_path = adapt_path(2, True, shrinkage=SHRINKAGE, grid=tuple(float(c) for c in grid.split(",")))
+    study_path = adapt_path(args.copies, True, shrinkage=SHRINKAGE, grid=tuple(float(c) for c in grid.split(",")))
     if not study_path.exists():
-        raise SystemExit(f"{study_path}: run `python benchmarks/accuracy.py adapt --copies 2 --variants mixed --c {grid}` first")
+        command = f"python benchmarks/accuracy.py adapt --copies {args.copies} --variants mixed --c {grid}"
+        raise SystemExit(f"{study_path}: run `{command}` first")
     study = json.loads(study_path.read_text())
     scores: dict[str, list[dict]] = {}
     for protocol, name, x, copies, y, _names, speakers, corpus, train, _val, test, closed in adapt_protocols(
-        recipe, 2, set(sys.argv[1].split(","))
+        recipe, args.copies, set(args.protocols.split(","))
     ):
         x_fit, y_fit, population = centred_training(x, y, speakers, train, copies, "speaker_mixed")
         head = make_head(study_c(study, study_path, f"{protocol}/mixed/{name}"), recipe.seed).fit(x_fit, y_fit)
