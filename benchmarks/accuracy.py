@@ -516,6 +516,25 @@ def study_c(study: dict, study_path: Path, key: str) -> float:
     return study[key]["C"]
 
 
+def load_study(copies: int, shrinkage: float = 2.0, grid: tuple[float, ...] = ADAPT_GRID) -> tuple[dict, Path]:
+    """The results of the speech-trimmed adaptation study named by its settings, and their path;
+    a clear exit naming the command that writes them if they are missing."""
+    path = adapt_path(copies, True, shrinkage=shrinkage, grid=grid)
+    if not path.exists():
+        raise SystemExit(f"{path}: run `python benchmarks/accuracy.py adapt --copies {copies} --variants mixed "
+                         f"--shrinkage {shrinkage:g} --c {','.join(f'{c:g}' for c in grid)}` first")
+    return json.loads(path.read_text()), path
+
+
+def study_head(study: dict, study_path: Path, key: str, x, y, groups, train, copies, centring: str, seed: int):
+    """``(head, population mean)``: the head of study fold `key` ("protocol/variant/fold") fitted
+    again on its training rows with the C the study chose, trained as `centring` says."""
+    from ser.training.default_model import centred_training, make_head
+
+    x_fit, y_fit, population = centred_training(x, y, groups, train, copies, centring)
+    return make_head(study_c(study, study_path, key), seed).fit(x_fit, y_fit), population
+
+
 def adapt(args) -> None:
     """The speaker-adaptation study (issue 15): every protocol, every training variant, every profile mode.
 
@@ -566,16 +585,12 @@ def shrinkage_sweep(args) -> None:
     """
     from sklearn.metrics import balanced_accuracy_score
 
-    from ser.training.default_model import centred_training, make_head, profile_centres
+    from ser.training.default_model import profile_centres
 
     warnings.filterwarnings("ignore")
     recipe = _recipe(args.config)
     copies = recipe.augmented_copies if args.copies is None else args.copies
-    study_path = adapt_path(copies, recipe.trim_to_speech)
-    if not study_path.exists():
-        raise SystemExit(f"{study_path}: run `python benchmarks/accuracy.py adapt --copies {copies} --shrinkage 2` first "
-                         "(the sweep reuses the C it chose for each fold)")
-    study = json.loads(study_path.read_text())
+    study, study_path = load_study(copies)  # the sweep reuses the C the k = 2 study chose for each fold
     path = OUT / f"shrinkage{suffix(copies)}.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     ks = [float(v) for v in args.k.split(",")]
@@ -585,8 +600,8 @@ def shrinkage_sweep(args) -> None:
         if key in results and all(f"k{k:g}/all" in results[key] for k in ks):
             continue
         started = time.time()
-        x_fit, y_fit, population = centred_training(x, y, speakers, train, x_copies, "speaker_mixed")
-        head = make_head(study_c(study, study_path, f"{protocol}/mixed/{name}"), recipe.seed).fit(x_fit, y_fit)
+        head, population = study_head(study, study_path, f"{protocol}/mixed/{name}", x, y, speakers, train, x_copies,
+                                      "speaker_mixed", recipe.seed)
         scores = {"single": balanced_accuracy_score(y[test], head.predict(x[test] - population))}
         for k in ks:
             for mode in ("n1", "n3", "n10", "all"):
@@ -741,8 +756,8 @@ def adapt_section(results, copies: int, refit: bool = False, trimmed: bool = Fal
         got = [_fold_ua(results, "loco", variant, mode, c) for c in CORPUS_TITLES]
         return None if any(v is None for v in got) else float(np.mean(got))
 
-    # The goals of issue 15, for the shipped variant where it was run; today's figures are the
-    # shipped recipe's (2 augmented copies) in the tables above.
+    # The goals of issue 15, for the shipped variant where it was run ("today" is the recipe the
+    # issue was written against).
     run = {k.split("/")[1] for k in results}
     variant = next(v for v in (goal_variant, "mixed", "speaker") if v in run)
     goals = [

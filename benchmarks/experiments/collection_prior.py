@@ -20,7 +20,6 @@ Prints UA per fold and the means per protocol (benchmarks/accuracy-notes.md).
 """
 
 import argparse
-import json
 import sys
 import warnings
 from functools import partial
@@ -33,9 +32,8 @@ sys.path[:0] = [str(REPO / "benchmarks"), str(REPO / "src")]
 
 from sklearn.metrics import balanced_accuracy_score as ua  # noqa: E402
 
-from accuracy import _recipe, adapt_path, adapt_protocols, study_c  # noqa: E402
+from accuracy import _recipe, adapt_protocols, load_study, study_head  # noqa: E402
 from ser.inference.head import speaker_centre  # noqa: E402
-from ser.training.default_model import centred_training, make_head  # noqa: E402
 
 SHRINKAGE = 5.0
 COLLECTION_KS = (5.0, 10.0, 20.0, 40.0)
@@ -64,18 +62,14 @@ def main() -> None:
     parser.add_argument("--c", default="0.003,0.01", help="the C grid of the adaptation study to follow")
     parser.add_argument("--copies", type=int, default=2, help="augmented copies of that study")
     args = parser.parse_args()
-    grid = args.c
-    study_path = adapt_path(args.copies, True, shrinkage=SHRINKAGE, grid=tuple(float(c) for c in grid.split(",")))
-    if not study_path.exists():
-        command = f"python benchmarks/accuracy.py adapt --copies {args.copies} --variants mixed --c {grid}"
-        raise SystemExit(f"{study_path}: run `{command}` first")
-    study = json.loads(study_path.read_text())
+    study, study_path = load_study(args.copies, SHRINKAGE, tuple(sorted(float(c) for c in args.c.split(","))))
     scores: dict[str, list[dict]] = {}
     for protocol, name, x, copies, y, _names, speakers, corpus, train, _val, test, closed in adapt_protocols(
         recipe, args.copies, set(args.protocols.split(","))
     ):
-        x_fit, y_fit, population = centred_training(x, y, speakers, train, copies, "speaker_mixed")
-        head = make_head(study_c(study, study_path, f"{protocol}/mixed/{name}"), recipe.seed).fit(x_fit, y_fit)
+        head, population = study_head(
+            study, study_path, f"{protocol}/mixed/{name}", x, y, speakers, train, copies, "speaker_mixed", recipe.seed
+        )
         xt, st, ct, present = x[test], speakers[test], corpus[test], np.unique(y[test])
         score = partial(ua_of, head, xt, y=y[test], present=present, closed=closed)
         fold = {"single": score(population)}

@@ -3,15 +3,14 @@ shipped (``centring: speaker_mixed``), or in the single-clip view only (``speake
 
 Speaker centring on the speaker's own recordings already removes a recording's constant shift,
 so the speaker-centred view may not need the recording copies. Same folds, features and C as the
-shipped recipe's adaptation study (read from runs/accuracy/adapt-aug2-trimmed-k5.json, which
-``python benchmarks/accuracy.py adapt --copies 2 --variants mixed --c 0.003,0.01`` writes), k = 5.
+adaptation study of the recipe of that time (C from 0.003, 0.01; read from runs/accuracy/adapt-aug2-trimmed-k5.json, which
+``python benchmarks/accuracy.py adapt --copies 2 --variants mixed --shrinkage 5 --c 0.003,0.01`` writes), k = 5.
 
     python benchmarks/experiments/copy_view.py ravdess8,emodb7,folds6
 
 Prints single-clip and all-clips UA per fold and their means (benchmarks/accuracy-notes.md).
 """
 
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -23,8 +22,8 @@ sys.path[:0] = [str(REPO / "benchmarks"), str(REPO / "src")]
 
 from sklearn.metrics import balanced_accuracy_score as ua  # noqa: E402
 
-from accuracy import _recipe, adapt_path, adapt_protocols, study_c  # noqa: E402
-from ser.training.default_model import centred_training, make_head, profile_centres  # noqa: E402
+from accuracy import _recipe, adapt_protocols, load_study, study_head  # noqa: E402
+from ser.training.default_model import profile_centres  # noqa: E402
 
 SHRINKAGE = 5.0
 
@@ -32,21 +31,14 @@ SHRINKAGE = 5.0
 def main() -> None:
     warnings.filterwarnings("ignore")
     recipe = _recipe(REPO / "configs" / "default.yaml")
-    study_path = adapt_path(2, True, shrinkage=SHRINKAGE)
-    if not study_path.exists():
-        raise SystemExit(f"{study_path}: run `python benchmarks/accuracy.py adapt --copies 2 --variants mixed` first")
-    study = json.loads(study_path.read_text())
+    study, study_path = load_study(2, SHRINKAGE)
     scores = {}
     for protocol, name, x, copies, y, _names, speakers, _corpus, train, _val, test, _closed in adapt_protocols(
             recipe, 2, set(sys.argv[1].split(","))):
-        c = study_c(study, study_path, f"{protocol}/mixed/{name}")
         fold = {}
-        for variant in ("both views", "single-clip view"):
-            if variant == "both views":
-                x_fit, y_fit, population = centred_training(x, y, speakers, train, copies, "speaker_mixed")
-            else:
-                x_fit, y_fit, population = centred_training(x, y, speakers, train, copies, "speaker_mixed_single_copies")
-            head = make_head(c, recipe.seed).fit(x_fit, y_fit)
+        for variant, centring in (("both views", "speaker_mixed"), ("single-clip view", "speaker_mixed_single_copies")):
+            head, population = study_head(study, study_path, f"{protocol}/mixed/{name}", x, y, speakers, train, copies,
+                                          centring, recipe.seed)
             centre = profile_centres(x[test], speakers[test], "all", population, SHRINKAGE, np.random.default_rng(0))[0]
             fold[variant] = (ua(y[test], head.predict(x[test] - population)), ua(y[test], head.predict(x[test] - centre)))
         scores.setdefault(protocol, []).append(fold)
